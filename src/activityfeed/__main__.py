@@ -1,0 +1,3 @@
+from activityfeed.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""API keys: how they look, how they are made, and how a request's key is checked.
+
+A key is ``ak_`` and 64 lowercase hex characters, as Salesloft's. Only its
+SHA-256 is stored; the key itself is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from activityfeed.errors import Forbidden, Unauthorized
+from activityfeed.model import ApiKey
+
+KEY_PATTERN = re.compile(r"ak_[0-9a-f]{64}")
+PREFIX_LENGTH = 11  # "ak_" and 8 hex digits: enough to name a key in listings
+
+
+def generate_key() -> str:
+    """A new random key."""
+    return "ak_" + secrets.token_hex(32)
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """The public part of a key, shown in listings and used to revoke it."""
+    return key[:PREFIX_LENGTH]
+
+
+def bearer_token(header: str | None) -> str:
+    """The key of an ``Authorization: Bearer <key>`` header, or a 401."""
+    if not header:
+        raise Unauthorized("Missing API key: send Authorization: Bearer <key>")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Malformed Authorization header: expected Bearer <key>")
+    token = token.strip()
+    if KEY_PATTERN.fullmatch(token) is None:
+        raise Unauthorized("Malformed API key")
+    return token
+
+
+def check_key(key: ApiKey | None) -> ApiKey:
+    """A usable key, or a 401 saying why not (never echoing the key)."""
+    if key is None:
+        raise Unauthorized("Invalid API key")
+    if key.revoked_at is not None:
+        raise Unauthorized("API key revoked")
+    return key
+
+
+def require_scope(key: ApiKey, scope: str) -> None:
+    """A 403 when ``key`` lacks ``scope``."""
+    if scope not in key.scopes:
+        raise Forbidden(f"This API key lacks the {scope} scope")

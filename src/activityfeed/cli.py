@@ -1,0 +1,199 @@
+"""The ``activityfeed`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from activityfeed import __version__
+from activityfeed.auth import generate_key, hash_key, key_prefix
+from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
+from activityfeed.settings import Settings
+from activityfeed.storage import Storage, StorageUnavailable, open_storage
+from activityfeed.timestamps import format_timestamp
+
+T = TypeVar("T")
+
+database_option = click.option(
+    "--database-url",
+    envvar="ACTIVITYFEED_DATABASE_URL",
+    default=None,
+    help="sqlite:///path.db or postgresql://user@host:port/db "
+    "(default: activityfeed.db in the working directory).",
+)
+
+
+def settings_for(database_url: str | None) -> Settings:
+    """Settings from the environment, with the command line's database URL."""
+    return Settings.from_env(database_url=database_url)
+
+
+def with_store(database_url: str | None, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the store, run ``work``, close it; a clear message when it cannot open."""
+
+    async def run() -> T:
+        store = open_storage(settings_for(database_url).database_url)
+        try:
+            await store.open()
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StorageUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+async def new_key(store: Storage, team: str, scopes: tuple[str, ...]) -> str:
+    """Make a key for ``team`` (created when missing); the key, shown once."""
+    found = await store.ensure_team(team)
+    key = generate_key()
+    await store.add_key(found.id, hash_key(key), key_prefix(key), scopes)
+    return key
+
+
+@click.group()
+@click.version_option(__version__, prog_name="activityfeed")
+def main() -> None:
+    """activityfeed: a Salesloft-compatible activity history service."""
+
+
+@main.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--log-level", default="info", show_default=True)
+def serve(database_url: str | None, host: str, port: int, workers: int, log_level: str) -> None:
+    """Run the service."""
+    run_server(settings_for(database_url), host, port, workers, log_level)
+
+
+def run_server(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
+    """Migrate the store, then serve it with uvicorn."""
+    import uvicorn
+
+    with_store(settings.database_url, lambda store: asyncio.sleep(0))  # migrate once, up front
+    # Workers are separate processes that build the app from the environment.
+    os.environ["ACTIVITYFEED_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "activityfeed.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@main.command()
+@database_option
+def migrate(database_url: str | None) -> None:
+    """Create or migrate the store's schema."""
+    with_store(database_url, lambda store: asyncio.sleep(0))
+    click.echo("schema is up to date")
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@database_option
+@click.option("--team", required=True, help="The team; created if it does not exist.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(SCOPES),
+    help="Repeat for several (default: both).",
+)
+def keys_create(database_url: str | None, team: str, scopes: tuple[str, ...]) -> None:
+    """Make a key. It is printed once, as the last line; only its hash is kept."""
+    chosen = tuple(dict.fromkeys(scopes)) or (SCOPE_READ, SCOPE_WRITE)
+    key = with_store(database_url, lambda store: new_key(store, team, chosen))
+    click.echo(f"Created a key for team {team!r} with scopes {', '.join(chosen)}.", err=True)
+    click.echo("Store it now: it is not shown again.", err=True)
+    click.echo(key)
+
+
+@keys.command("list")
+@database_option
+@click.option("--team", default=None)
+def keys_list(database_url: str | None, team: str | None) -> None:
+    """List keys by prefix (the keys themselves are not stored)."""
+    found = with_store(database_url, lambda store: store.list_keys(team))
+    for key in found:
+        state = "revoked " + format_timestamp(key.revoked_at) if key.revoked_at else "active"
+        click.echo(
+            f"{key.prefix}…  team={key.team_name}  scopes={','.join(key.scopes)}  "
+            f"created={format_timestamp(key.created_at)}  {state}"
+        )
+
+
+@keys.command("revoke")
+@database_option
+@click.argument("key_or_prefix")
+def keys_revoke(database_url: str | None, key_or_prefix: str) -> None:
+    """Revoke a key, given whole or by the prefix that `keys list` shows."""
+    prefix = key_prefix(key_or_prefix.rstrip("…"))
+    count = with_store(database_url, lambda store: store.revoke_key(prefix))
+    if count == 0:
+        raise click.ClickException(f"no active key with prefix {prefix}")
+    click.echo(f"revoked {count} key(s) with prefix {prefix}")
+
+
+@main.group()
+def teams() -> None:
+    """List teams and set their rate limits."""
+
+
+@teams.command("list")
+@database_option
+def teams_list(database_url: str | None) -> None:
+    """List teams."""
+    for team in with_store(database_url, lambda store: store.list_teams()):
+        limit = "default" if team.rate_limit is None else str(team.rate_limit)
+        click.echo(f"{team.name}  rate_limit={limit}")
+
+
+@main.command()
+@database_option
+@click.option("--activities", default=200_000, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--serve", "then_serve", is_flag=True, help="Start the service afterwards.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(
+    database_url: str | None, activities: int, seed: int, then_serve: bool, host: str, port: int
+) -> None:
+    """Fill the store with realistic, deterministic demo data and print a key."""
+    from activityfeed.demo import load_demo
+
+    settings = settings_for(database_url)
+
+    async def work(store: Storage) -> Any:
+        return await load_demo(store, activities=activities, seed=seed)
+
+    report = with_store(settings.database_url, work)
+    key = with_store(settings.database_url, lambda store: new_key(store, report.main_team, SCOPES))
+    click.echo(report.summary(), err=True)
+    if then_serve:
+        click.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        click.echo(
+            f"Try: curl -H 'Authorization: Bearer {key}' "
+            f"'http://{host}:{port}/v2/activity_histories?per_page=2'"
+        )
+    click.echo(f"API key for team {report.main_team!r}:", err=True)
+    click.echo(key)
+    if then_serve:
+        run_server(settings, host, port, 1, "warning")

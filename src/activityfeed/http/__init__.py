@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, authentication and rendering of errors."""

@@ -1,0 +1,191 @@
+"""The ASGI application: :func:`create_app` builds everything from settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from activityfeed.auth import require_scope
+from activityfeed.bodies import decode_json, decode_ndjson
+from activityfeed.errors import ApiError, NotFound, PayloadTooLarge
+from activityfeed.http import docs
+from activityfeed.http.errors import as_api_error, error_response, handle
+from activityfeed.model import SCOPE_READ, SCOPE_WRITE, ApiKey
+from activityfeed.render import json_bytes
+from activityfeed.service import ActivityService
+from activityfeed.settings import Settings
+from activityfeed.storage import Storage, StorageUnavailable, open_storage
+
+JSON = "application/json"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=JSON)
+
+
+def _service(request: Request) -> ActivityService:
+    service: ActivityService = request.app.state.service
+    return service
+
+
+def _key(request: Request) -> ApiKey:
+    key: ApiKey = request.scope["activityfeed.key"]
+    return key
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or a 413 as soon as it is over ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request) -> Any:
+    body = await read_body(request, _service(request).limits.max_body_bytes)
+    if request.headers.get("content-type", "").startswith("application/x-ndjson"):
+        return decode_ndjson(body)
+    return decode_json(body)
+
+
+async def list_activities(request: Request) -> Response:
+    service = _service(request)
+    body = await service.list_page(_key(request).team_id, request.query_params.multi_items())
+    return _json(body)
+
+
+async def create_activity(request: Request) -> Response:
+    service = _service(request)
+    return _json(await service.create(_key(request).team_id, await _json_body(request)), 201)
+
+
+async def bulk_upsert(request: Request) -> Response:
+    service = _service(request)
+    result = await service.bulk(_key(request).team_id, await _json_body(request))
+    return _json(
+        json_bytes(
+            {
+                "data": {
+                    "created": result.created,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                }
+            }
+        )
+    )
+
+
+async def one_activity(request: Request) -> Response:
+    service = _service(request)
+    team_id = _key(request).team_id
+    activity_id = request.path_params["activity_id"]
+    if request.method == "GET":
+        return _json(await service.get(team_id, activity_id))
+    if request.method == "PUT":
+        return _json(await service.update(team_id, activity_id, await _json_body(request)))
+    await service.delete(team_id, activity_id)
+    return Response(status_code=204)
+
+
+async def not_found(request: Request) -> Response:
+    raise NotFound()
+
+
+async def healthz(request: Request) -> Response:
+    return _json(b'{"status":"ok"}')
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await _service(request).storage.ping()
+    except StorageUnavailable:
+        return _json(b'{"status":"unavailable","database":"unreachable"}', 503)
+    return _json(b'{"status":"ready"}')
+
+
+class AuthMiddleware:
+    """Authenticates every ``/v2`` request first, then checks its scope by method.
+
+    Authentication comes before routing, so that a bad key gets a 401 whatever
+    else is wrong with the request (contract, section 1).
+    """
+
+    def __init__(self, app: ASGIApp, service: ActivityService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            key = await self.service.authenticate(Headers(scope=scope).get("authorization"))
+            require_scope(key, SCOPE_READ if scope["method"] in READ_METHODS else SCOPE_WRITE)
+        except Exception as exc:  # rendered here: this runs outside the app's handlers
+            await error_response(as_api_error(exc))(scope, receive, send)
+            return
+        scope["activityfeed.key"] = key
+        await self.app(scope, receive, send)
+
+
+def routes() -> list[Route]:
+    """Every route the service serves."""
+    return [
+        Route("/v2/activity_histories", list_activities, methods=["GET"]),
+        Route("/v2/activity_histories.json", list_activities, methods=["GET"]),
+        Route("/v2/activity_histories", create_activity, methods=["POST"]),
+        Route("/v2/activity_histories.json", create_activity, methods=["POST"]),
+        Route("/v2/activity_histories/bulk", bulk_upsert, methods=["POST"]),
+        Route(
+            "/v2/activity_histories/{activity_id}",
+            one_activity,
+            methods=["GET", "PUT", "DELETE"],
+        ),
+        Route("/v2/{rest:path}", not_found),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", docs.openapi_json, methods=["GET"]),
+        Route("/docs", docs.docs_page, methods=["GET"]),
+    ]
+
+
+def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
+    """Build the service: store, service and routes, nothing at import time."""
+    settings = settings or Settings.from_env()
+    store = storage or open_storage(settings.database_url)
+    service = ActivityService(store, settings.limits)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={Exception: handle, HTTPException: handle, ApiError: handle},
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.add_middleware(AuthMiddleware, service=service)
+    return app

@@ -1,0 +1,49 @@
+"""Rendering errors: every error response of the service is made here."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from activityfeed.errors import ApiError, MethodNotAllowed, NotFound, Unavailable
+from activityfeed.render import json_bytes
+from activityfeed.storage.base import StorageUnavailable
+
+log = logging.getLogger("activityfeed")
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+    """The contract's body and status for ``error``."""
+    return Response(
+        json_bytes(error.body()),
+        status_code=error.status,
+        media_type="application/json",
+        headers={**error.headers(), **(headers or {})},
+    )
+
+
+def as_api_error(exc: BaseException) -> ApiError:
+    """Any exception as the error the client sees; never a stack trace."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, StorageUnavailable):
+        log.warning("store unavailable: %s", exc)
+        return Unavailable("The database is unavailable, try again shortly")
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 404:
+            return NotFound()
+        if exc.status_code == 405:
+            return MethodNotAllowed()
+        error = ApiError(str(exc.detail))
+        error.status = exc.status_code
+        return error
+    log.exception("unhandled error", exc_info=exc)
+    return ApiError("Internal Server Error")
+
+
+async def handle(request: Request, exc: Exception) -> Response:
+    """The one exception handler of the app."""
+    return error_response(as_api_error(exc))

@@ -1,0 +1,270 @@
+"""Parsing the list endpoint's query string into a :class:`ListQuery`.
+
+A pure function of the raw (key, value) pairs: it knows nothing of SQL or HTTP,
+and it reports every invalid parameter at once (contract, section 2).
+
+Rules that the contract leaves to us, written down in ``docs/api.md``:
+
+* a blank value (``per_page=``, ``type=``) counts as not given, and blank items
+  of a comma list are skipped;
+* a scalar parameter given twice takes the last value (as Rack does);
+* ``name[0]=a&name[1]=b`` (indexed brackets) is an array too;
+* the object form of ``type`` cannot be mixed with its array form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from activityfeed.errors import ErrorCollector
+from activityfeed.model import ACTIVITY_TYPE_SET, RESOURCE_TYPE_SET
+from activityfeed.timestamps import TimestampError, format_timestamp, parse_timestamp
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 25
+COUNT_LIMIT = 10_000
+SORT_KEYS = ("occurred_at", "updated_at")
+TIME_OPERATORS = ("gt", "gte", "lt", "lte")
+ARRAY_PARAMS = ("resource_type", "resource_id", "ids", "user_guid")
+
+_KEY = re.compile(r"([A-Za-z0-9_]+)((?:\[[^\[\]]*\])*)")
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+_DIGITS = re.compile(r"[0-9]+")
+_BOOLS = {"true": True, "1": True, "false": False, "0": False}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """Bounds on one timestamp column, in microseconds; ``None`` when not given."""
+
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+
+    def __bool__(self) -> bool:
+        return not (self.gt is None and self.gte is None and self.lt is None and self.lte is None)
+
+    def bounds(self) -> list[tuple[str, int]]:
+        """The given bounds as ``(operator, value)`` pairs, in a fixed order."""
+        return [(op, v) for op in TIME_OPERATORS if (v := getattr(self, op)) is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A validated list request: filters, order and page."""
+
+    per_page: int = DEFAULT_PER_PAGE
+    page: int = 1
+    include_counts: bool = False
+    limit_counts: bool = False
+    sort_by: str = "occurred_at"
+    descending: bool = True
+    types: tuple[str, ...] | None = None
+    type_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    occurred_at: TimeRange = TimeRange()
+    updated_at: TimeRange = TimeRange()
+    pinned: bool | None = None
+    resource_types: tuple[str, ...] | None = None
+    resource_ids: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
+    user_guids: tuple[str, ...] | None = None
+    filtering: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def offset(self) -> int:
+        """Rows before this page."""
+        return (self.page - 1) * self.per_page
+
+    @property
+    def sort_direction(self) -> str:
+        """The direction as the ``sorting`` echo spells it."""
+        return "DESC NULLS LAST" if self.descending else "ASC NULLS FIRST"
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    """Array items: every value, comma lists split, blank items skipped."""
+    return [item for value in values for item in value.split(",") if item != ""]
+
+
+def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
+    """Turn the query string's (key, value) pairs into a :class:`ListQuery`.
+
+    Raises :class:`activityfeed.errors.Invalid` naming every invalid parameter.
+    """
+    scalars: dict[str, str] = {}
+    arrays: dict[str, list[str]] = {}
+    type_list: list[str] | None = None
+    type_object: dict[str, list[str]] | None = None
+    times: dict[str, dict[str, str]] = {}
+    errors = ErrorCollector()
+
+    for raw_key, value in pairs:
+        match = _KEY.fullmatch(raw_key)
+        if match is None:
+            continue  # not a parameter of ours
+        name, brackets = match.group(1), match.group(2)
+        segments = _SEGMENT.findall(brackets)
+        if name == "id":
+            name = "ids"
+        if name in (
+            "per_page",
+            "page",
+            "include_paging_counts",
+            "limit_paging_counts",
+            "sort_by",
+            "sort_direction",
+            "pinned",
+        ):
+            if value != "":
+                scalars[name] = value
+        elif name == "type":
+            if not segments or (len(segments) == 1 and _is_index(segments[0])):
+                type_list = (type_list or []) + _split([value])
+            elif len(segments) <= 2 and (len(segments) == 1 or _is_index(segments[1])):
+                type_object = type_object or {}
+                type_object.setdefault(segments[0], []).extend(_split([value]))
+            else:
+                errors.add("type", "is not a valid type filter")
+        elif name in ARRAY_PARAMS:
+            if len(segments) > 1 or (segments and not _is_index(segments[0])):
+                errors.add(name, "must be a value or an array of values")
+            else:
+                arrays.setdefault(name, []).extend(_split([value]))
+        elif name in SORT_KEYS:
+            if len(segments) == 1 and segments[0] in TIME_OPERATORS:
+                if value != "":
+                    times.setdefault(name, {})[segments[0]] = value
+            elif len(segments) == 1:
+                errors.add(raw_key, "is not a known operator: use gt, gte, lt or lte")
+            else:
+                errors.add(name, "must be given with an operator: gt, gte, lt or lte")
+
+    filtering: dict[str, Any] = {}
+    per_page = _parse_int(scalars.get("per_page"), "per_page", 1, MAX_PER_PAGE, errors)
+    page = _parse_int(scalars.get("page"), "page", 1, None, errors)
+    include_counts = _parse_bool(
+        scalars.get("include_paging_counts"), "include_paging_counts", errors
+    )
+    limit_counts = _parse_bool(scalars.get("limit_paging_counts"), "limit_paging_counts", errors)
+
+    sort_by = scalars.get("sort_by", "occurred_at")
+    if sort_by not in SORT_KEYS:
+        errors.add("sort_by", "must be one of: occurred_at, updated_at")
+    direction = scalars.get("sort_direction", "DESC").upper()
+    if direction not in ("ASC", "DESC"):
+        errors.add("sort_direction", "must be one of: ASC, DESC")
+
+    types: tuple[str, ...] | None = None
+    type_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    if type_list is not None and type_object is not None:
+        errors.add("type", "cannot mix the array form with the object form")
+    elif type_list:
+        bad = [t for t in type_list if t not in ACTIVITY_TYPE_SET]
+        for t in bad:
+            errors.add("type", f"{t!r} is not a valid activity type")
+        types = tuple(type_list)
+        filtering["type"] = list(type_list)
+    elif type_object:
+        entries = []
+        for resource_type, resource_types in type_object.items():
+            if resource_type not in RESOURCE_TYPE_SET:
+                errors.add("type", f"{resource_type!r} is not a valid resource type")
+            for t in resource_types:
+                if t not in ACTIVITY_TYPE_SET:
+                    errors.add("type", f"{t!r} is not a valid activity type")
+            if resource_types:
+                entries.append((resource_type, tuple(resource_types)))
+        if entries:
+            type_map = tuple(entries)
+            filtering["type"] = {rt: list(ts) for rt, ts in entries}
+
+    ranges: dict[str, TimeRange] = {}
+    for column in SORT_KEYS:
+        given = times.get(column, {})
+        parsed: dict[str, int] = {}
+        for op in TIME_OPERATORS:
+            if op in given:
+                try:
+                    parsed[op] = parse_timestamp(given[op])
+                except TimestampError as exc:
+                    errors.add(f"{column}[{op}]", str(exc))
+        ranges[column] = TimeRange(**parsed)
+        if parsed:
+            filtering[column] = {op: format_timestamp(v) for op, v in parsed.items()}
+
+    pinned = _parse_bool(scalars.get("pinned"), "pinned", errors, None)
+    if pinned is not None:
+        filtering["pinned"] = pinned
+
+    values = {name: tuple(items) for name, items in arrays.items() if items}
+    for t in values.get("resource_type", ()):
+        if t not in RESOURCE_TYPE_SET:
+            errors.add("resource_type", f"{t!r} is not a valid resource type")
+    if "resource_id" in values and "resource_type" not in values:
+        errors.add("resource_id", "requires resource_type")
+    for name in ARRAY_PARAMS:
+        if name in values:
+            filtering[name] = list(values[name])
+
+    errors.raise_if_any()
+    assert per_page is not None and page is not None
+    return ListQuery(
+        per_page=per_page,
+        page=page,
+        include_counts=bool(include_counts),
+        limit_counts=bool(limit_counts),
+        sort_by=sort_by,
+        descending=direction == "DESC",
+        types=types,
+        type_map=type_map,
+        occurred_at=ranges["occurred_at"],
+        updated_at=ranges["updated_at"],
+        pinned=pinned,
+        resource_types=values.get("resource_type"),
+        resource_ids=values.get("resource_id"),
+        ids=values.get("ids"),
+        user_guids=values.get("user_guid"),
+        filtering=filtering,
+    )
+
+
+def _is_index(segment: str) -> bool:
+    return segment == "" or _DIGITS.fullmatch(segment) is not None
+
+
+def _parse_int(
+    text: str | None, name: str, low: int, high: int | None, errors: ErrorCollector
+) -> int | None:
+    default = {"per_page": DEFAULT_PER_PAGE, "page": 1}[name]
+    if text is None:
+        return default
+    if _DIGITS.fullmatch(text) is None or len(text) > 18:
+        errors.add(name, _range_message(low, high))
+        return default
+    number = int(text)
+    if number < low or (high is not None and number > high):
+        errors.add(name, _range_message(low, high))
+        return default
+    return number
+
+
+def _range_message(low: int, high: int | None) -> str:
+    if high is None:
+        return f"must be an integer greater than or equal to {low}"
+    return f"must be an integer in the range [{low}, {high}]"
+
+
+def _parse_bool(
+    text: str | None, name: str, errors: ErrorCollector, default: bool | None = False
+) -> bool | None:
+    if text is None:
+        return default
+    value = _BOOLS.get(text.lower())
+    if value is None:
+        errors.add(name, "must be true or false")
+        return default
+    return value

@@ -1,0 +1,68 @@
+"""Settings: one frozen value built from the environment and the command line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from activityfeed.bodies import Limits
+
+DEFAULT_DATABASE_URL = "sqlite:///activityfeed.db"
+ENV_PREFIX = "ACTIVITYFEED_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything :func:`activityfeed.http.app.create_app` needs to build a service."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    limits: Limits = field(default_factory=Limits)
+    rate_limit_per_minute: int = 600
+    redis_url: str | None = None
+    rate_limit_fail_closed: bool = False
+    dynamic_data_deadline_ms: int = 250
+    records_config: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``ACTIVITYFEED_*`` variables, then ``overrides`` (not ``None``)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name)
+            return value if value not in (None, "") else None
+
+        values: dict[str, Any] = {}
+        if (url := get("DATABASE_URL")) is not None:
+            values["database_url"] = url
+        if (limit := get("RATE_LIMIT_PER_MINUTE")) is not None:
+            values["rate_limit_per_minute"] = int(limit)
+        if (redis_url := get("REDIS_URL")) is not None:
+            values["redis_url"] = redis_url
+        if (closed := get("RATE_LIMIT_FAIL_CLOSED")) is not None:
+            values["rate_limit_fail_closed"] = closed.lower() in ("1", "true", "yes")
+        if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
+            values["dynamic_data_deadline_ms"] = int(deadline)
+        if (records := get("RECORDS_CONFIG")) is not None:
+            values["records_config"] = records
+        limits = {}
+        for name, env_name in (
+            ("max_body_bytes", "MAX_BODY_BYTES"),
+            ("max_static_data_bytes", "MAX_STATIC_DATA_BYTES"),
+            ("max_tags", "MAX_TAGS"),
+            ("max_tag_length", "MAX_TAG_LENGTH"),
+        ):
+            if (raw := get(env_name)) is not None:
+                limits[name] = int(raw)
+        if limits:
+            values["limits"] = Limits(**limits)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with ``changes``."""
+        return replace(self, **changes)

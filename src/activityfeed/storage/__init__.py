@@ -1,0 +1,36 @@
+"""Stores behind one interface, chosen by the database URL (contract, section 6)."""
+
+from __future__ import annotations
+
+from activityfeed.storage.base import (
+    BulkResult,
+    DuplicateId,
+    ListResult,
+    Row,
+    Storage,
+    StorageUnavailable,
+)
+
+__all__ = [
+    "BulkResult",
+    "DuplicateId",
+    "ListResult",
+    "Row",
+    "Storage",
+    "StorageUnavailable",
+    "open_storage",
+]
+
+
+def open_storage(url: str) -> Storage:
+    """The store for ``url``: ``sqlite:///...`` or ``postgresql://...``."""
+    if url.startswith("sqlite:"):
+        from activityfeed.storage.sqlite import SQLiteStorage
+
+        return SQLiteStorage.from_url(url)
+    if url.startswith(("postgresql:", "postgres:")):
+        from activityfeed.storage.postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
+
+        store: Storage = PostgresStorage.from_url(url)
+        return store
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r}")

@@ -1,0 +1,108 @@
+"""The storage interface that every store (SQLite, PostgreSQL) implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from activityfeed.model import ActivityChanges, ActivityInput, ApiKey, Team
+from activityfeed.query import ListQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored activity as the read path needs it.
+
+    ``doc`` is the activity's JSON without its dynamic part; ``refs`` the JSON
+    array of its candidate references (``[["email", "2"], ...]``) or ``None``.
+    """
+
+    doc: bytes
+    refs: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """A page of rows, whether more lie beyond it, and the count when asked for."""
+
+    rows: list[Row]
+    has_more: bool
+    total_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What a bulk upsert did."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class StorageUnavailable(Exception):
+    """The store cannot be reached; the HTTP layer answers 503."""
+
+
+class DuplicateId(Exception):
+    """An activity with this id already exists in the team."""
+
+
+class Storage(Protocol):
+    """Everything the service asks of a store. Every method is team-scoped."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise :class:`StorageUnavailable` when the store does not answer."""
+
+    # Teams and keys.
+    async def ensure_team(self, name: str) -> Team:
+        """The team called ``name``, created when missing."""
+
+    async def get_team(self, name: str) -> Team | None:
+        """The team called ``name``, if any."""
+
+    async def list_teams(self) -> list[Team]:
+        """Every team, by name."""
+
+    async def set_team_rate_limit(self, name: str, limit: int | None) -> bool:
+        """Set one team's budget per minute (``None``: the global default)."""
+
+    async def add_key(
+        self, team_id: int, key_hash: str, prefix: str, scopes: tuple[str, ...]
+    ) -> ApiKey:
+        """Store a new key by its hash."""
+
+    async def find_key(self, key_hash: str) -> ApiKey | None:
+        """The live or revoked key with this hash, with its team."""
+
+    async def list_keys(self, team: str | None = None) -> list[ApiKey]:
+        """Keys, optionally of one team."""
+
+    async def revoke_key(self, prefix: str) -> int:
+        """Revoke keys whose id or prefix matches; returns how many."""
+
+    # Activities.
+    async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
+        """One page of the team's activities matching ``query``."""
+
+    async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
+        """One activity by id."""
+
+    async def create_activity(self, team_id: int, item: ActivityInput) -> Row:
+        """Store a new activity; :class:`DuplicateId` when the id is taken."""
+
+    async def update_activity(
+        self, team_id: int, activity_id: str, changes: ActivityChanges
+    ) -> Row | None:
+        """Change an activity and bump its ``updated_at``; ``None`` when unknown."""
+
+    async def delete_activity(self, team_id: int, activity_id: str) -> bool:
+        """Delete an activity; ``False`` when unknown."""
+
+    async def upsert_activities(self, team_id: int, items: list[ActivityInput]) -> BulkResult:
+        """Create or replace many activities by id, in order, all or nothing."""

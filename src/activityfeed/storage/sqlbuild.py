@@ -1,0 +1,115 @@
+"""SQL for the list query, shared by every store.
+
+Only column names from the allow-lists below and placeholders ever reach the
+SQL text; every value the client sent is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activityfeed.query import ListQuery, TimeRange
+
+_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_SORT_COLUMNS = {"occurred_at": "occurred_at", "updated_at": "updated_at"}
+
+
+class Where:
+    """A conjunction of conditions with its parameters."""
+
+    def __init__(self, placeholder: str) -> None:
+        self.placeholder = placeholder
+        self.parts: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, condition: str, *params: Any) -> None:
+        """Add ``condition``, whose ``{}`` are replaced by placeholders."""
+        self.parts.append(condition.format(*([self.placeholder] * len(params))))
+        self.params.extend(params)
+
+    def add_in(self, column: str, values: tuple[str, ...]) -> None:
+        """``column IN (...)``; one value becomes ``=``, so that indexes see an equality."""
+        distinct = list(dict.fromkeys(values))
+        if len(distinct) == 1:
+            self.add(f"{column} = {{}}", distinct[0])
+        else:
+            marks = ", ".join([self.placeholder] * len(distinct))
+            self.parts.append(f"{column} IN ({marks})")
+            self.params.extend(distinct)
+
+    def add_range(self, column: str, bounds: TimeRange) -> None:
+        """The bounds of one timestamp column."""
+        for op, value in bounds.bounds():
+            self.add(f"{column} {_OPERATORS[op]} {{}}", value)
+
+    def add_type_map(self, type_map: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        """The object form of ``type``: any of (resource type, one of its types)."""
+        alternatives = []
+        for resource_type, types in type_map:
+            inner = Where(self.placeholder)
+            inner.add("resource_type = {}", resource_type)
+            inner.add_in("type", types)
+            alternatives.append(f"({inner.sql})")
+            self.params.extend(inner.params)
+        self.parts.append(
+            alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
+        )
+
+    @property
+    def sql(self) -> str:
+        """The conditions joined by AND."""
+        return " AND ".join(self.parts)
+
+
+def where_for(team_id: int, query: ListQuery, placeholder: str = "?") -> Where:
+    """Every filter of ``query`` for one team."""
+    where = Where(placeholder)
+    where.add("team_id = {}", team_id)
+    if query.types is not None:
+        where.add_in("type", query.types)
+    if query.type_map is not None:
+        where.add_type_map(query.type_map)
+    if query.resource_types is not None:
+        where.add_in("resource_type", query.resource_types)
+    if query.resource_ids is not None:
+        where.add_in("resource_id", query.resource_ids)
+    if query.ids is not None:
+        where.add_in("id", query.ids)
+    if query.user_guids is not None:
+        where.add_in("user_guid", query.user_guids)
+    if query.pinned is not None:
+        where.parts.append("pinned_at IS NOT NULL" if query.pinned else "pinned_at IS NULL")
+    where.add_range("occurred_at", query.occurred_at)
+    where.add_range("updated_at", query.updated_at)
+    return where
+
+
+def order_by(query: ListQuery) -> str:
+    """The total order: the sort key, then the order of first storage."""
+    column = _SORT_COLUMNS[query.sort_by]
+    direction = "DESC" if query.descending else "ASC"
+    return f"{column} {direction}, seq {direction}"
+
+
+def counts_table_applies(query: ListQuery) -> bool:
+    """Whether the per-(type, resource type) counters answer this query's count."""
+    return (
+        query.resource_ids is None
+        and query.ids is None
+        and query.user_guids is None
+        and query.pinned is None
+        and not query.occurred_at
+        and not query.updated_at
+    )
+
+
+def counted_pairs(query: ListQuery, placeholder: str = "?") -> Where:
+    """Conditions on the counters table equivalent to the query's type filters."""
+    where = Where(placeholder)
+    if query.types is not None:
+        where.add_in("type", query.types)
+    if query.resource_types is not None:
+        where.add_in("resource_type", query.resource_types)
+    if query.type_map is not None:
+        where.add_type_map(query.type_map)
+    return where

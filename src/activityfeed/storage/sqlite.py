@@ -1,0 +1,498 @@
+"""The embedded store: SQLite in WAL mode.
+
+Reads run on the event loop's thread with their own connection: a page is a
+few index probes, cheaper than a hop to a thread. Writes run on one dedicated
+thread with a second connection, each in ``BEGIN IMMEDIATE`` so that writers of
+every process are serialised and the team clock they read is the latest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from activityfeed.model import Activity, ActivityChanges, ActivityInput, ApiKey, Team
+from activityfeed.query import COUNT_LIMIT, ListQuery
+from activityfeed.storage import writes
+from activityfeed.storage.base import BulkResult, DuplicateId, ListResult, Row, StorageUnavailable
+from activityfeed.storage.sqlbuild import counted_pairs, counts_table_applies, order_by, where_for
+from activityfeed.storage.sqlite_schema import MIGRATIONS
+from activityfeed.timestamps import now_us
+
+T = TypeVar("T")
+_CHUNK = 500  # ids per IN list, well under SQLite's variable limit
+
+_KEY_COLUMNS = (
+    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
+)
+
+
+def _key(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(
+        id=row[0],
+        team_id=row[1],
+        team_name=row[2],
+        prefix=row[3],
+        scopes=tuple(row[4].split(",")) if row[4] else (),
+        created_at=row[5],
+        revoked_at=row[6],
+        rate_limit=row[7],
+    )
+
+
+def path_from_url(url: str) -> str:
+    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError("a SQLite URL looks like sqlite:///relative.db or sqlite:////abs.db")
+    path = url[len("sqlite:///") :].split("?", 1)[0]
+    if not path:
+        raise ValueError("the SQLite URL names no file")
+    return path
+
+
+class SQLiteStorage:
+    """The :class:`~activityfeed.storage.base.Storage` on one SQLite file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._open_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStorage:
+        """The store for a ``sqlite:`` URL."""
+        return cls(path_from_url(url))
+
+    # Connections.
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA mmap_size = 1073741824")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        return conn
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """The read connection, used on the caller's thread."""
+        if self._reader is None:
+            raise StorageUnavailable("the store is not open")
+        return self._reader
+
+    async def open(self) -> None:
+        """Connect and migrate."""
+        self.open_sync()
+
+    def open_sync(self) -> None:
+        """Connect and migrate, for callers without an event loop (the CLI)."""
+        with self._open_lock:
+            if self._writer is not None:
+                return
+            try:
+                writer = self._connect()
+                self.migrate(writer)
+                self._writer = writer
+                self._reader = self._connect()
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"cannot open the SQLite store: {exc}") from exc
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    @staticmethod
+    def migrate(conn: sqlite3.Connection) -> None:
+        """Apply every migration not yet applied, each in its own transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+            )
+            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+            for version, script in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in script.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, now_us()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        """Close both connections and the writer thread."""
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        """Close without an event loop."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                conn.close()
+        self._reader = self._writer = None
+
+    async def ping(self) -> None:
+        """A trivial read."""
+        with self._errors():
+            self.reader.execute("SELECT 1").fetchone()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(f"the SQLite store failed: {exc}") from exc
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one IMMEDIATE transaction on the writer thread."""
+        if self._executor is None or self._writer is None:
+            raise StorageUnavailable("the store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.write_sync, work)
+
+    def write_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one IMMEDIATE transaction on the calling thread."""
+        conn = self._writer
+        if conn is None:
+            raise StorageUnavailable("the store is not open")
+        with self._errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return result
+
+    # Teams and keys.
+
+    async def ensure_team(self, name: str) -> Team:
+        """The team called ``name``, created when missing."""
+
+        def work(conn: sqlite3.Connection) -> Team:
+            conn.execute(
+                "INSERT INTO teams (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, now_us()),
+            )
+            return self._team(conn, name)  # type: ignore[return-value]
+
+        return await self._write(work)
+
+    @staticmethod
+    def _team(conn: sqlite3.Connection, name: str) -> Team | None:
+        row = conn.execute(
+            "SELECT id, name, rate_limit, created_at FROM teams WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else Team(*row)
+
+    async def get_team(self, name: str) -> Team | None:
+        """The team called ``name``, if any."""
+        with self._errors():
+            return self._team(self.reader, name)
+
+    async def list_teams(self) -> list[Team]:
+        """Every team, by name."""
+        with self._errors():
+            rows = self.reader.execute(
+                "SELECT id, name, rate_limit, created_at FROM teams ORDER BY name"
+            ).fetchall()
+        return [Team(*row) for row in rows]
+
+    async def set_team_rate_limit(self, name: str, limit: int | None) -> bool:
+        """Set one team's budget per minute."""
+        return await self._write(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE teams SET rate_limit = ? WHERE name = ?", (limit, name)
+                ).rowcount
+                > 0
+            )
+        )
+
+    async def add_key(
+        self, team_id: int, key_hash: str, prefix: str, scopes: tuple[str, ...]
+    ) -> ApiKey:
+        """Store a new key by its hash."""
+
+        def work(conn: sqlite3.Connection) -> ApiKey:
+            cursor = conn.execute(
+                "INSERT INTO api_keys (team_id, key_hash, prefix, scopes, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (team_id, key_hash, prefix, ",".join(scopes), now_us()),
+            )
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                "WHERE k.id = ?",
+                (cursor.lastrowid,),
+            ).fetchone()
+            return _key(row)
+
+        return await self._write(work)
+
+    async def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, with its team."""
+        with self._errors():
+            row = self.reader.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                "WHERE k.key_hash = ?",
+                (key_hash,),
+            ).fetchone()
+        return None if row is None else _key(row)
+
+    async def list_keys(self, team: str | None = None) -> list[ApiKey]:
+        """Keys, optionally of one team."""
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
+        params: tuple[Any, ...] = ()
+        if team is not None:
+            sql += " WHERE t.name = ?"
+            params = (team,)
+        with self._errors():
+            rows = self.reader.execute(sql + " ORDER BY k.id", params).fetchall()
+        return [_key(row) for row in rows]
+
+    async def revoke_key(self, prefix: str) -> int:
+        """Revoke the live keys whose prefix is ``prefix``."""
+        return await self._write(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
+                    (now_us(), prefix),
+                ).rowcount
+            )
+        )
+
+    # Activities: reads.
+
+    async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
+        """One page, one row of look-ahead, and the count when asked for."""
+        where = where_for(team_id, query)
+        sql = (
+            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
+            f"ORDER BY {order_by(query)} LIMIT ? OFFSET ?"
+        )
+        with self._errors():
+            rows = self.reader.execute(
+                sql, [*where.params, query.per_page + 1, query.offset]
+            ).fetchall()
+            total = self._count(team_id, query) if query.include_counts else None
+        has_more = len(rows) > query.per_page
+        return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
+
+    def _count(self, team_id: int, query: ListQuery) -> int:
+        if counts_table_applies(query):
+            pairs = counted_pairs(query)
+            pairs.add("team_id = {}", team_id)
+            (total,) = self.reader.execute(
+                f"SELECT coalesce(sum(n), 0) FROM activity_counts WHERE {pairs.sql}",  # noqa: S608
+                pairs.params,
+            ).fetchone()
+        else:
+            where = where_for(team_id, query)
+            inner = f"SELECT 1 FROM activities WHERE {where.sql}"  # noqa: S608
+            if query.limit_counts:
+                inner += f" LIMIT {COUNT_LIMIT}"
+            sql = f"SELECT count(*) FROM ({inner})"  # noqa: S608
+            (total,) = self.reader.execute(sql, where.params).fetchone()
+        return min(int(total), COUNT_LIMIT) if query.limit_counts else int(total)
+
+    async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
+        """One activity by id."""
+        with self._errors():
+            row = self.reader.execute(
+                "SELECT doc, refs FROM activities WHERE team_id = ? AND id = ?",
+                (team_id, activity_id),
+            ).fetchone()
+        return None if row is None else Row(row[0], row[1])
+
+    # Activities: writes.
+
+    @staticmethod
+    def _clock(conn: sqlite3.Connection, team_id: int) -> writes.Clock:
+        (last,) = conn.execute("SELECT clock FROM teams WHERE id = ?", (team_id,)).fetchone()
+        return writes.Clock(last, now_us())
+
+    @staticmethod
+    def _save_clock(conn: sqlite3.Connection, team_id: int, clock: writes.Clock) -> None:
+        conn.execute("UPDATE teams SET clock = ? WHERE id = ?", (clock.value, team_id))
+
+    @staticmethod
+    def _next_seq(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activities'").fetchone()
+        return 1 if row is None else int(row[0]) + 1
+
+    @staticmethod
+    def _count_delta(
+        conn: sqlite3.Connection, team_id: int, deltas: dict[tuple[str, str], int]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO activity_counts (team_id, type, resource_type, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (team_id, type, resource_type) DO UPDATE SET n = n + excluded.n",
+            [(team_id, t, rt, n) for (t, rt), n in deltas.items() if n],
+        )
+
+    @staticmethod
+    def _existing(
+        conn: sqlite3.Connection, team_id: int, ids: list[str]
+    ) -> dict[str, tuple[int, Activity]]:
+        found: dict[str, tuple[int, Activity]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT {writes.ACTIVITY_COLUMNS} FROM activities "  # noqa: S608
+                f"WHERE team_id = ? AND id IN ({marks})",
+                [team_id, *chunk],
+            ):
+                seq, activity = writes.activity_from_row(row)
+                found[activity.id] = (seq, activity)
+        return found
+
+    async def create_activity(self, team_id: int, item: ActivityInput) -> Row:
+        """Store a new activity."""
+
+        def work(conn: sqlite3.Connection) -> Row:
+            seq = self._next_seq(conn)
+            if item.id is not None:
+                activity_id = item.id
+                if self._id_taken(conn, team_id, activity_id):
+                    raise DuplicateId(activity_id)
+            else:
+                activity_id = writes.auto_id(item.type, seq)
+                while self._id_taken(conn, team_id, activity_id):
+                    seq += 1
+                    activity_id = writes.auto_id(item.type, seq)
+            clock = self._clock(conn, team_id)
+            activity = writes.new_activity(item, activity_id, clock.tick())
+            values = writes.stored_columns(team_id, seq, activity)
+            self._insert(conn, [values])
+            self._save_clock(conn, team_id, clock)
+            self._count_delta(conn, team_id, {(activity.type, activity.resource_type): 1})
+            return Row(values[-1], values[-2])
+
+        return await self._write(work)
+
+    @staticmethod
+    def _id_taken(conn: sqlite3.Connection, team_id: int, activity_id: str) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM activities WHERE team_id = ? AND id = ?", (team_id, activity_id)
+            ).fetchone()
+            is not None
+        )
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            f"INSERT INTO activities ({writes.INSERT_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def _replace(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            "UPDATE activities SET resource_type = ?, resource_id = ?, user_guid = ?, "
+            "occurred_at = ?, updated_at = ?, pinned_at = ?, refs = ?, doc = ? "
+            "WHERE seq = ?",
+            [(*r[4:7], r[7], *r[9:13], r[1]) for r in rows],
+        )
+
+    async def update_activity(
+        self, team_id: int, activity_id: str, changes: ActivityChanges
+    ) -> Row | None:
+        """Apply an update body and bump ``updated_at``."""
+
+        def work(conn: sqlite3.Connection) -> Row | None:
+            found = self._existing(conn, team_id, [activity_id]).get(activity_id)
+            if found is None:
+                return None
+            seq, stored = found
+            clock = self._clock(conn, team_id)
+            activity = writes.changed(stored, changes, clock.tick())
+            values = writes.stored_columns(team_id, seq, activity)
+            self._replace(conn, [values])
+            self._save_clock(conn, team_id, clock)
+            return Row(values[-1], values[-2])
+
+        return await self._write(work)
+
+    async def delete_activity(self, team_id: int, activity_id: str) -> bool:
+        """Delete an activity."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "DELETE FROM activities WHERE team_id = ? AND id = ? RETURNING type, resource_type",
+                (team_id, activity_id),
+            ).fetchone()
+            if row is None:
+                return False
+            self._count_delta(conn, team_id, {(row[0], row[1]): -1})
+            return True
+
+        return await self._write(work)
+
+    async def upsert_activities(self, team_id: int, items: list[ActivityInput]) -> BulkResult:
+        """Create or replace by id, in array order, in one transaction."""
+        return await self._write(lambda conn: self.upsert_sync(conn, team_id, items))
+
+    def upsert_sync(
+        self, conn: sqlite3.Connection, team_id: int, items: list[ActivityInput]
+    ) -> BulkResult:
+        """The bulk upsert inside an open write transaction."""
+        existing = self._existing(conn, team_id, [item.id for item in items if item.id])
+        clock = self._clock(conn, team_id)
+        seq = self._next_seq(conn)
+        inserts: list[tuple[Any, ...]] = []
+        replaces: list[tuple[Any, ...]] = []
+        deltas: dict[tuple[str, str], int] = {}
+        unchanged = 0
+        for item in items:
+            assert item.id is not None
+            found = existing.get(item.id)
+            if found is None:
+                activity = writes.new_activity(item, item.id, clock.tick())
+                inserts.append(writes.stored_columns(team_id, seq, activity))
+                seq += 1
+                key = (activity.type, activity.resource_type)
+                deltas[key] = deltas.get(key, 0) + 1
+                continue
+            stored_seq, stored = found
+            candidate = writes.replacement(stored, item)
+            if candidate == stored:
+                unchanged += 1
+                continue
+            activity = dataclasses.replace(candidate, updated_at=clock.tick())
+            replaces.append(writes.stored_columns(team_id, stored_seq, activity))
+            if stored.resource_type != activity.resource_type:
+                old = (stored.type, stored.resource_type)
+                new = (activity.type, activity.resource_type)
+                deltas[old] = deltas.get(old, 0) - 1
+                deltas[new] = deltas.get(new, 0) + 1
+        self._insert(conn, inserts)
+        self._replace(conn, replaces)
+        self._save_clock(conn, team_id, clock)
+        self._count_delta(conn, team_id, deltas)
+        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=unchanged)

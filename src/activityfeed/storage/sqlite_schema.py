@@ -1,0 +1,64 @@
+"""Versioned migrations of the SQLite store, applied in order on start.
+
+Timestamps are integer microseconds since the epoch, UTC. ``seq`` is the order
+of first storage (the sort tie-break); as the rowid it ends every index, so
+each index below serves its filter *and* the total order without a sort.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    rate_limit INTEGER,
+    clock INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    team_id INTEGER NOT NULL REFERENCES teams (id),
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX api_keys_team ON api_keys (team_id);
+CREATE TABLE activities (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    team_id INTEGER NOT NULL REFERENCES teams (id),
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    user_guid TEXT,
+    occurred_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    pinned_at INTEGER,
+    refs BLOB,
+    doc BLOB NOT NULL
+);
+CREATE UNIQUE INDEX activities_team_id ON activities (team_id, id);
+CREATE UNIQUE INDEX activities_team_updated ON activities (team_id, updated_at);
+CREATE INDEX activities_team_occurred ON activities (team_id, occurred_at);
+CREATE INDEX activities_team_resource
+    ON activities (team_id, resource_type, resource_id, occurred_at);
+CREATE INDEX activities_team_type ON activities (team_id, type, occurred_at);
+CREATE INDEX activities_team_user ON activities (team_id, user_guid, occurred_at);
+CREATE INDEX activities_team_pinned ON activities (team_id, occurred_at)
+    WHERE pinned_at IS NOT NULL;
+CREATE TABLE activity_counts (
+    team_id INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (team_id, type, resource_type)
+) WITHOUT ROWID
+""",
+    ),
+]

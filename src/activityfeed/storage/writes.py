@@ -1,0 +1,150 @@
+"""Planning writes, shared by every store: ids, clocks and what an upsert changes.
+
+The stores run these pure functions inside their write transaction, with the
+team's clock locked, so that ``updated_at`` is unique within a team and grows in
+commit order (contract, section 2, "Order").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from activityfeed.errors import ErrorCollector
+from activityfeed.model import (
+    Activity,
+    ActivityChanges,
+    ActivityInput,
+    render_doc,
+    resource_id_value,
+    static_refs,
+)
+
+# The columns a store reads to rebuild an Activity, in this order.
+ACTIVITY_COLUMNS = (
+    "seq, id, type, resource_type, resource_id, user_guid, "
+    "occurred_at, created_at, updated_at, pinned_at, doc"
+)
+
+
+class Clock:
+    """A team's ``updated_at`` clock: strictly increasing, close to the wall clock."""
+
+    def __init__(self, last: int, now: int) -> None:
+        self.value = last
+        self.now = now
+
+    def tick(self) -> int:
+        """The next ``updated_at`` for this team."""
+        self.value = max(self.now, self.value + 1)
+        return self.value
+
+
+def activity_from_row(row: Sequence[Any]) -> tuple[int, Activity]:
+    """``(seq, Activity)`` from a row of :data:`ACTIVITY_COLUMNS`."""
+    doc = orjson.loads(row[10])
+    return row[0], Activity(
+        id=row[1],
+        type=row[2],
+        resource_type=row[3],
+        resource_id=row[4],
+        user_guid=row[5],
+        occurred_at=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        pinned_at=row[9],
+        tags=tuple(doc["tags"]),
+        static_data_json=orjson.dumps(doc["static_data"]),
+    )
+
+
+def new_activity(item: ActivityInput, activity_id: str, stamp: int) -> Activity:
+    """A new activity from a create body, first stored at ``stamp``."""
+    return Activity(
+        id=activity_id,
+        type=item.type,
+        resource_type=item.resource_type,
+        resource_id=item.resource_id,
+        user_guid=item.user_guid,
+        occurred_at=stamp if item.occurred_at is None else item.occurred_at,
+        created_at=stamp,
+        updated_at=stamp,
+        pinned_at=item.pinned_at,
+        tags=item.tags,
+        static_data_json=item.static_data_json,
+    )
+
+
+def replacement(stored: Activity, item: ActivityInput) -> Activity:
+    """What a bulk item makes of a stored activity, ``updated_at`` not yet bumped.
+
+    Omitted optional fields take their defaults, except ``occurred_at``: its
+    default is "now", which would make a resent batch change every activity,
+    so an omitted ``occurred_at`` keeps the stored one.
+    """
+    return dataclasses.replace(
+        stored,
+        resource_type=item.resource_type,
+        resource_id=item.resource_id,
+        user_guid=item.user_guid,
+        occurred_at=stored.occurred_at if item.occurred_at is None else item.occurred_at,
+        pinned_at=item.pinned_at,
+        tags=item.tags,
+        static_data_json=item.static_data_json,
+    )
+
+
+def changed(stored: Activity, changes: ActivityChanges, stamp: int) -> Activity:
+    """A stored activity with an update body applied and ``updated_at`` bumped."""
+    errors = ErrorCollector()
+    for name, value in changes.fixed:
+        current: Any = getattr(stored, name)
+        if name == "resource_id":
+            current = resource_id_value(stored.resource_type, stored.resource_id)
+            value = str(value) if stored.resource_type == "crm_opportunity" else value
+        if value != current:
+            errors.add(name, "cannot be changed")
+    errors.raise_if_any()
+    values: dict[str, Any] = {"updated_at": stamp}
+    for name in changes.present:
+        values[name] = getattr(changes, name)
+    return dataclasses.replace(stored, **values)
+
+
+def auto_id(activity_type: str, seq: int) -> str:
+    """The id the service assigns when a create body has none."""
+    return f"{activity_type}-{seq}"
+
+
+def refs_of(activity: Activity) -> bytes | None:
+    """The stored ``refs`` column of an activity."""
+    refs = static_refs(orjson.loads(activity.static_data_json))
+    return None if refs is None else orjson.dumps(refs)
+
+
+def stored_columns(team_id: int, seq: int, activity: Activity) -> tuple[Any, ...]:
+    """Values for an INSERT of every column, in the order of :data:`INSERT_COLUMNS`."""
+    return (
+        team_id,
+        seq,
+        activity.id,
+        activity.type,
+        activity.resource_type,
+        activity.resource_id,
+        activity.user_guid,
+        activity.occurred_at,
+        activity.created_at,
+        activity.updated_at,
+        activity.pinned_at,
+        refs_of(activity),
+        render_doc(activity),
+    )
+
+
+INSERT_COLUMNS = (
+    "team_id, seq, id, type, resource_type, resource_id, user_guid, "
+    "occurred_at, created_at, updated_at, pinned_at, refs, doc"
+)
