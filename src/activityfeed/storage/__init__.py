@@ -9,6 +9,7 @@ from activityfeed.storage.base import (
     Row,
     Storage,
     StorageUnavailable,
+    StoredRecord,
 )
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Row",
     "Storage",
     "StorageUnavailable",
+    "StoredRecord",
     "open_storage",
 ]
 

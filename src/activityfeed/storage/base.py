@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,20 @@ class BulkResult:
     created: int
     updated: int
     unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """An associated record in the service's own store (contract, section 4).
+
+    ``attributes`` is the JSON object of its attributes, as bytes.
+    """
+
+    resource: str
+    id: str
+    attributes: bytes
+    created_at: int
+    updated_at: int
 
 
 class StorageUnavailable(Exception):
@@ -106,3 +121,32 @@ class Storage(Protocol):
 
     async def upsert_activities(self, team_id: int, items: list[ActivityInput]) -> BulkResult:
         """Create or replace many activities by id, in order, all or nothing."""
+
+    # Associated records (contract, section 4): keyed by (team, resource, id).
+    async def put_records(
+        self, team_id: int, resource: str, items: Sequence[tuple[str, bytes]]
+    ) -> BulkResult:
+        """Create or replace records of one resource by id, all or nothing.
+
+        ``items`` are ``(id, attributes JSON)`` with unique ids; an item whose
+        attributes equal the stored bytes is counted unchanged and not touched.
+        """
+
+    async def get_records(
+        self, team_id: int, resource: str, ids: Sequence[str]
+    ) -> dict[str, bytes]:
+        """The attributes JSON of the records of ``resource`` found among ``ids``, in one query."""
+
+    async def get_record(self, team_id: int, resource: str, record_id: str) -> StoredRecord | None:
+        """One record, with its timestamps."""
+
+    async def delete_record(self, team_id: int, resource: str, record_id: str) -> bool:
+        """Delete one record; ``False`` when unknown."""
+
+    async def scan_records(
+        self, team_id: int, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredRecord]:
+        """Up to ``limit`` records of a team in ``(resource, id)`` order, after ``after``.
+
+        For export and copy between stores: page with the last record's key.
+        """

@@ -23,6 +23,7 @@ from activityfeed.query import COUNT_LIMIT, ListQuery
 from activityfeed.storage import writes
 from activityfeed.storage.base import BulkResult, DuplicateId, ListResult, Row, StorageUnavailable
 from activityfeed.storage.sqlbuild import counted_pairs, counts_table_applies, order_by, where_for
+from activityfeed.storage.sqlite_records import SQLiteRecords
 from activityfeed.storage.sqlite_schema import MIGRATIONS
 from activityfeed.timestamps import now_us
 
@@ -57,8 +58,11 @@ def path_from_url(url: str) -> str:
     return path
 
 
-class SQLiteStorage:
-    """The :class:`~activityfeed.storage.base.Storage` on one SQLite file."""
+class SQLiteStorage(SQLiteRecords):
+    """The :class:`~activityfeed.storage.base.Storage` on one SQLite file.
+
+    Associated records come from :class:`SQLiteRecords`.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -61,4 +61,20 @@ CREATE TABLE activity_counts (
 ) WITHOUT ROWID
 """,
     ),
+    (
+        2,
+        # Associated records (contract, section 4): the local source of
+        # dynamic data, read in batches by (team, resource, ids).
+        """
+CREATE TABLE associated_records (
+    team_id INTEGER NOT NULL REFERENCES teams (id),
+    resource TEXT NOT NULL,
+    id TEXT NOT NULL,
+    attributes BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (team_id, resource, id)
+) WITHOUT ROWID
+""",
+    ),
 ]
