@@ -110,7 +110,9 @@ def changed(stored: Activity, changes: ActivityChanges, stamp: int) -> Activity:
     errors.raise_if_any()
     values: dict[str, Any] = {"updated_at": stamp}
     for name in changes.present:
-        values[name] = getattr(changes, name)
+        # The body's static_data is kept as encoded JSON, under another name.
+        attribute = "static_data_json" if name == "static_data" else name
+        values[attribute] = getattr(changes, attribute)
     return dataclasses.replace(stored, **values)
 
 
