@@ -26,6 +26,9 @@ from activityfeed.timestamps import TimestampError, format_timestamp, parse_time
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 25
 COUNT_LIMIT = 10_000
+# The largest integer parameter (so the largest page): it and the row offset of
+# its page stay 64-bit integers once the store clamps the offset (sqlbuild.window).
+MAX_INTEGER = 10**18 - 1
 SORT_KEYS = ("occurred_at", "updated_at")
 TIME_OPERATORS = ("gt", "gte", "lt", "lte")
 ARRAY_PARAMS = ("resource_type", "resource_id", "ids", "user_guid")
@@ -122,11 +125,14 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
             if value != "":
                 scalars[name] = value
         elif name == "type":
+            items = _split([value])
             if not segments or (len(segments) == 1 and _is_index(segments[0])):
-                type_list = (type_list or []) + _split([value])
+                if items:  # a blank value counts as not given, also for the mixing rule
+                    type_list = (type_list or []) + items
             elif len(segments) <= 2 and (len(segments) == 1 or _is_index(segments[1])):
-                type_object = type_object or {}
-                type_object.setdefault(segments[0], []).extend(_split([value]))
+                if items:
+                    type_object = type_object or {}
+                    type_object.setdefault(segments[0], []).extend(items)
             else:
                 errors.add("type", "is not a valid type filter")
         elif name in ARRAY_PARAMS:
@@ -154,7 +160,9 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
     sort_by = scalars.get("sort_by", "occurred_at")
     if sort_by not in SORT_KEYS:
         errors.add("sort_by", "must be one of: occurred_at, updated_at")
-    direction = scalars.get("sort_direction", "DESC").upper()
+    direction = scalars.get("sort_direction", "DESC")
+    # ASCII only: str.upper() would also turn "a\u017fc" (a long s) into "ASC".
+    direction = direction.upper() if direction.isascii() else direction
     if direction not in ("ASC", "DESC"):
         errors.add("sort_direction", "must be one of: ASC, DESC")
 
@@ -242,12 +250,18 @@ def _parse_int(
     default = {"per_page": DEFAULT_PER_PAGE, "page": 1}[name]
     if text is None:
         return default
-    if _DIGITS.fullmatch(text) is None or len(text) > 18:
+    if _DIGITS.fullmatch(text) is None:
         errors.add(name, _range_message(low, high))
         return default
-    number = int(text)
+    # Leading zeros are harmless ("007"); only the significant digits count, and
+    # int() never sees more of them than fit, however long the text.
+    digits = text.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= len(str(MAX_INTEGER)) else MAX_INTEGER + 1
     if number < low or (high is not None and number > high):
         errors.add(name, _range_message(low, high))
+        return default
+    if number > MAX_INTEGER:
+        errors.add(name, f"must be at most {MAX_INTEGER}")
         return default
     return number
 

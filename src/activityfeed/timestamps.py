@@ -24,7 +24,13 @@ _PATTERN = re.compile(
         (?P<offset>[Zz]|(?P<sign>[+\-\ ])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?
     )?
     """,
-    re.VERBOSE,
+    # ASCII only: without it \d also matches other scripts' digits, which int() accepts.
+    re.VERBOSE | re.ASCII,
+)
+# The instants a timestamp can name and render back: years 0001 to 9999, UTC.
+MIN_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+MAX_US = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - _EPOCH) // timedelta(
+    microseconds=1
 )
 
 
@@ -68,7 +74,12 @@ def parse_timestamp(text: str) -> int:
         if g("sign") == "-":
             offset_us = -offset_us
     delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds - offset_us
+    us = (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds - offset_us
+    if not MIN_US <= us <= MAX_US:
+        # An offset can push a valid local time past year 9999 (or before year 1),
+        # where it could be neither rendered nor echoed.
+        raise TimestampError("is out of range: UTC years 0001 to 9999")
+    return us
 
 
 def format_timestamp(us: int) -> str:

@@ -12,6 +12,7 @@ from activityfeed.query import ListQuery, TimeRange
 
 _OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _SORT_COLUMNS = {"occurred_at": "occurred_at", "updated_at": "updated_at"}
+_MAX_OFFSET = 2**63 - 1
 
 
 class Where:
@@ -89,6 +90,15 @@ def order_by(query: ListQuery) -> str:
     column = _SORT_COLUMNS[query.sort_by]
     direction = "DESC" if query.descending else "ASC"
     return f"{column} {direction}, seq {direction}"
+
+
+def window(query: ListQuery) -> tuple[int, int]:
+    """``LIMIT`` and ``OFFSET`` of a page: one row of look-ahead, the offset 64-bit.
+
+    A page far past the end has an offset beyond a 64-bit integer, which no
+    store can bind; clamped, it still selects nothing.
+    """
+    return query.per_page + 1, min(query.offset, _MAX_OFFSET)
 
 
 def counts_table_applies(query: ListQuery) -> bool:

@@ -22,7 +22,13 @@ from activityfeed.model import Activity, ActivityChanges, ActivityInput, ApiKey,
 from activityfeed.query import COUNT_LIMIT, ListQuery
 from activityfeed.storage import writes
 from activityfeed.storage.base import BulkResult, DuplicateId, ListResult, Row, StorageUnavailable
-from activityfeed.storage.sqlbuild import counted_pairs, counts_table_applies, order_by, where_for
+from activityfeed.storage.sqlbuild import (
+    counted_pairs,
+    counts_table_applies,
+    order_by,
+    where_for,
+    window,
+)
 from activityfeed.storage.sqlite_records import SQLiteRecords
 from activityfeed.storage.sqlite_schema import MIGRATIONS
 from activityfeed.timestamps import now_us
@@ -298,9 +304,7 @@ class SQLiteStorage(SQLiteRecords):
             f"ORDER BY {order_by(query)} LIMIT ? OFFSET ?"
         )
         with self._errors():
-            rows = self.reader.execute(
-                sql, [*where.params, query.per_page + 1, query.offset]
-            ).fetchall()
+            rows = self.reader.execute(sql, [*where.params, *window(query)]).fetchall()
             total = self._count(team_id, query) if query.include_counts else None
         has_more = len(rows) > query.per_page
         return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
