@@ -23,6 +23,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     rate_limit_per_minute: int = 600
     redis_url: str | None = None
+    redis_key_prefix: str = "activityfeed:"
     rate_limit_fail_closed: bool = False
     dynamic_data_deadline_ms: int = 250
     records_config: str | None = None
@@ -43,6 +44,8 @@ class Settings:
             values["rate_limit_per_minute"] = int(limit)
         if (redis_url := get("REDIS_URL")) is not None:
             values["redis_url"] = redis_url
+        if (prefix := get("REDIS_KEY_PREFIX")) is not None:
+            values["redis_key_prefix"] = prefix
         if (closed := get("RATE_LIMIT_FAIL_CLOSED")) is not None:
             values["rate_limit_fail_closed"] = closed.lower() in ("1", "true", "yes")
         if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:

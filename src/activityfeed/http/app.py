@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activityfeed.auth import require_scope
 from activityfeed.bodies import decode_json, decode_ndjson
@@ -20,6 +20,8 @@ from activityfeed.errors import ApiError, NotFound, PayloadTooLarge
 from activityfeed.http import docs
 from activityfeed.http.errors import as_api_error, error_response, handle
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, ApiKey
+from activityfeed.ratelimit import RateLimiter
+from activityfeed.ratelimit_backends import build_rate_limiter
 from activityfeed.render import json_bytes
 from activityfeed.service import ActivityService
 from activityfeed.settings import Settings
@@ -121,15 +123,20 @@ async def readyz(request: Request) -> Response:
 
 
 class AuthMiddleware:
-    """Authenticates every ``/v2`` request first, then checks its scope by method.
+    """Authenticates every ``/v2`` request first, rate-limits it, then checks its scope.
 
     Authentication comes before routing, so that a bad key gets a 401 whatever
-    else is wrong with the request (contract, section 1).
+    else is wrong with the request (contract, section 1). Rate limiting comes
+    next, so that every authenticated response, errors included, carries the
+    rate-limit headers and spends the budget (contract, section 5).
     """
 
-    def __init__(self, app: ASGIApp, service: ActivityService) -> None:
+    def __init__(
+        self, app: ASGIApp, service: ActivityService, limiter: RateLimiter | None = None
+    ) -> None:
         self.app = app
         self.service = service
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v2"):
@@ -137,12 +144,35 @@ class AuthMiddleware:
             return
         try:
             key = await self.service.authenticate(Headers(scope=scope).get("authorization"))
-            require_scope(key, SCOPE_READ if scope["method"] in READ_METHODS else SCOPE_WRITE)
         except Exception as exc:  # rendered here: this runs outside the app's handlers
+            await error_response(as_api_error(exc))(scope, receive, send)
+            return
+        if self.limiter is not None:
+            decision = await self.limiter.check(
+                key, scope["method"], scope["path"], scope["query_string"]
+            )
+            send = _with_headers(send, decision.raw_headers())
+            if decision.error is not None:
+                await error_response(decision.error)(scope, receive, send)
+                return
+        try:
+            require_scope(key, SCOPE_READ if scope["method"] in READ_METHODS else SCOPE_WRITE)
+        except Exception as exc:
             await error_response(as_api_error(exc))(scope, receive, send)
             return
         scope["activityfeed.key"] = key
         await self.app(scope, receive, send)
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    """``send``, adding ``headers`` to the response's start."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *headers]}
+        await send(message)
+
+    return wrapped
 
 
 def routes() -> list[Route]:
@@ -166,18 +196,25 @@ def routes() -> list[Route]:
     ]
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    limiter: RateLimiter | None = None,
+) -> Starlette:
     """Build the service: store, service and routes, nothing at import time."""
     settings = settings or Settings.from_env()
     store = storage or open_storage(settings.database_url)
+    limiter = limiter or build_rate_limiter(settings)
     service = ActivityService(store, settings.limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await limiter.start()
         try:
             yield
         finally:
+            await limiter.close()
             await store.close()
 
     app = Starlette(
@@ -187,5 +224,6 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     )
     app.state.settings = settings
     app.state.service = service
-    app.add_middleware(AuthMiddleware, service=service)
+    app.state.limiter = limiter
+    app.add_middleware(AuthMiddleware, service=service, limiter=limiter)
     return app

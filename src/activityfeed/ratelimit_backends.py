@@ -1,0 +1,253 @@
+"""Where the rate limit's counters live: Redis, or a file shared by one machine's workers.
+
+Both keep one counter per team per calendar minute and update it atomically,
+so that no number of workers or hosts grants more than one budget:
+
+* :class:`RedisBackend` (``ACTIVITYFEED_REDIS_URL``) holds across every host of
+  a deployment: one Lua script per request checks and spends in one step, on a
+  key per team and minute that expires by itself.
+* :class:`SharedFileBackend` holds across the worker processes of one machine:
+  a small memory-mapped hash table of (team, minute, count) slots, updated
+  under an exclusive ``flock``. It is the counter when Redis is not configured
+  and the fallback while Redis is unreachable. ``docs/benchmarks.md`` has the
+  figures that chose it over a SQLite table.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
+import tempfile
+from typing import Any
+
+from activityfeed.ratelimit import Backend, BackendUnavailable, Clock, RateLimiter
+from activityfeed.settings import Settings
+
+_MAGIC = b"AFRLv001"
+_HEADER = struct.Struct("<8sQ")  # magic, number of slots
+_SLOT = struct.Struct("<qqq")  # team id, minute, count
+_HEADER_SIZE = 64
+DEFAULT_SLOTS = 1 << 14  # distinct teams per minute per machine: 384 KiB of file
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing spreads consecutive team ids
+
+
+class SharedFileBackend:
+    """Counters in a memory-mapped file, shared by every process that opens it.
+
+    Slots are found by open addressing from the team's hash. A slot whose
+    minute is older than the one asked for is free to take: counts of past
+    minutes are never needed again, so the table never needs clearing. A
+    slot's minute only grows, which keeps the probe sequence valid: the first
+    free slot on a team's path is always past any live slot of that team.
+    ``path=None`` keeps the table in this process only (an in-memory store).
+    """
+
+    name = "file"
+
+    def __init__(self, path: str | None, slots: int = DEFAULT_SLOTS) -> None:
+        if slots <= 0 or slots & (slots - 1):
+            raise ValueError("the number of slots must be a power of two")
+        self.path = path
+        self.slots = slots
+        self._shift = 64 - slots.bit_length() + 1
+        self._fd: int | None = None
+        self._map: mmap.mmap | None = None
+
+    async def start(self) -> None:
+        """Open (or create) the file and map it."""
+        self.open_sync()
+
+    def open_sync(self) -> None:
+        """Open and map the file; each opener gets its own descriptor, so ``flock`` excludes."""
+        if self._map is not None:
+            return
+        size = _HEADER_SIZE + self.slots * _SLOT.size
+        if self.path is None:
+            self._map = mmap.mmap(-1, size)
+            _HEADER.pack_into(self._map, 0, _MAGIC, self.slots)
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise OSError(f"cannot open the rate limit file {self.path}: {exc}") from exc
+        try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                raise OSError(f"the rate limit file {self.path} belongs to another user")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size < size:
+                    os.ftruncate(fd, size)
+                self._map = mmap.mmap(fd, size)
+                magic, slots = _HEADER.unpack_from(self._map, 0)
+                if magic == b"\0" * 8:
+                    _HEADER.pack_into(self._map, 0, _MAGIC, self.slots)
+                elif magic != _MAGIC or slots != self.slots:
+                    raise OSError(
+                        f"the rate limit file {self.path} has another format; "
+                        "stop every server using it and delete it"
+                    )
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except BaseException:
+            if self._map is not None:
+                self._map.close()
+                self._map = None
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    async def close(self) -> None:
+        """Unmap and close."""
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+        """Check and spend under the file lock (a few microseconds: no need to leave the loop)."""
+        return self.spend_sync(team_id, minute, cost, limit)
+
+    def spend_sync(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+        """:meth:`spend` without an event loop."""
+        table = self._map
+        if table is None:
+            raise BackendUnavailable("the rate limit file is not open")
+        fd = self._fd
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            mask = self.slots - 1
+            index = ((team_id * _GOLDEN) & _MASK64) >> self._shift
+            for _ in range(self.slots):
+                offset = _HEADER_SIZE + index * _SLOT.size
+                slot_team, slot_minute, used = _SLOT.unpack_from(table, offset)
+                if slot_minute < minute:
+                    used = 0  # a free slot: this team has none on this minute
+                elif slot_team != team_id or slot_minute != minute:
+                    index = (index + 1) & mask
+                    continue
+                if used + cost > limit:
+                    return False, used
+                _SLOT.pack_into(table, offset, team_id, minute, used + cost)
+                return True, used + cost
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        raise BackendUnavailable(f"the rate limit table is full ({self.slots} teams this minute)")
+
+
+# KEYS[1]: the team's counter for the minute; ARGV: cost, limit, ttl in seconds.
+# Returns {1, count} when spent, {0, count} when refused (nothing spent).
+_SPEND_SCRIPT = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[1])
+if used + cost > tonumber(ARGV[2]) then
+  return {0, used}
+end
+used = redis.call('INCRBY', KEYS[1], cost)
+if used == cost then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+return {1, used}
+"""
+KEY_TTL = 120  # a minute's counter outlives the minute, for hosts whose clocks differ a little
+
+
+class RedisBackend:
+    """Counters in Redis, shared by every host: one script call per request.
+
+    Timeouts are short and retries off so that a dead Redis costs a request a
+    fraction of a second at most; the limiter then stops asking for a while.
+    redis-py reconnects by itself once Redis answers again.
+    """
+
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "activityfeed:", timeout: float = 0.25) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.timeout = timeout
+        self._client: Any = None
+        self._script: Any = None
+
+    async def start(self) -> None:
+        """Make the client; it connects on first use."""
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._client = aioredis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._script = self._client.register_script(_SPEND_SCRIPT)
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def key(self, team_id: int, minute: int) -> str:
+        """The counter of one team for one minute."""
+        return f"{self.prefix}ratelimit:{team_id}:{minute}"
+
+    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+        """Check and spend in one atomic script call."""
+        from redis.exceptions import RedisError
+
+        if self._script is None:
+            raise BackendUnavailable("the Redis client is not started")
+        try:
+            granted, used = await self._script(
+                keys=[self.key(team_id, minute)], args=[cost, limit, KEY_TTL]
+            )
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return bool(granted), int(used)
+
+
+def shared_file_path(database_url: str) -> str | None:
+    """The counter file for a deployment, derived from its database URL.
+
+    Next to the SQLite file (its workers share that directory already), or in
+    the runtime directory under a name derived from the URL for a server
+    database. ``None`` for an in-memory store, which one process alone can use.
+    """
+    if database_url.startswith("sqlite:"):
+        from activityfeed.storage.sqlite import path_from_url
+
+        path = path_from_url(database_url)
+        if path == ":memory:" or path.startswith("file::memory:"):
+            return None
+        return os.path.abspath(path) + ".ratelimit"
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    directory = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
+    return os.path.join(directory, f"activityfeed-ratelimit-{digest}")
+
+
+def build_rate_limiter(settings: Settings, clock: Clock | None = None) -> RateLimiter:
+    """The limiter that ``settings`` describe: Redis when configured, else the shared file."""
+    local: Backend = SharedFileBackend(shared_file_path(settings.database_url))
+    backend: Backend = local
+    fallback: Backend | None = None
+    if settings.redis_url:
+        backend = RedisBackend(settings.redis_url, settings.redis_key_prefix)
+        fallback = local
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    return RateLimiter(
+        settings.rate_limit_per_minute,
+        backend,
+        fallback=fallback,
+        fail_closed=settings.rate_limit_fail_closed,
+        **extra,
+    )
