@@ -13,7 +13,8 @@ async def openapi_json(request: Request) -> Response:
     """The OpenAPI 3.1 document of the service."""
     cached = getattr(request.app.state, "openapi", None)
     if cached is None:
-        cached = request.app.state.openapi = json_bytes(openapi_document())
+        limits = request.app.state.service.limits
+        cached = request.app.state.openapi = json_bytes(openapi_document(limits))
     return Response(cached, media_type="application/json")
 
 

@@ -1,0 +1,123 @@
+"""The list endpoint's query parameters, in every form a client sends them.
+
+Each form is a named parameter: the plain name (one value, a repeated key or
+a comma list), the Rails bracket array (``type[]``), the object form of
+``type`` (``type[person][]``) and the operator keys of timestamps
+(``occurred_at[gt]``), so that any generated client can send any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activityfeed.model import RESOURCE_TYPES
+from activityfeed.openapi.schemas import Schema, ref
+from activityfeed.query import DEFAULT_PER_PAGE, MAX_PER_PAGE, SORT_KEYS, TIME_OPERATORS
+
+_OPERATOR_WORDS = {"gt": "after", "gte": "at or after", "lt": "before", "lte": "at or before"}
+
+# Array parameters of the list endpoint: name, item schema, meaning.
+_ARRAY_PARAMETERS: tuple[tuple[str, Schema, str], ...] = (
+    ("type", ref("ActivityType"), "Activity types."),
+    ("resource_type", ref("ResourceType"), "Resource types."),
+    (
+        "resource_id",
+        {"type": ["integer", "string"]},
+        "Resource ids, compared as strings; requires `resource_type` (else 422).",
+    ),
+    ("ids", {"type": "string"}, "Activity ids (`{type}-{id}`)."),
+    ("id", {"type": "string"}, "Alias of `ids`; echoed under `ids`."),
+    ("user_guid", {"type": "string"}, "User GUIDs."),
+)
+
+
+def _query(name: str, schema: Schema, description: str, **extra: Any) -> Schema:
+    return {"name": name, "in": "query", "description": description, "schema": schema, **extra}
+
+
+def _array_forms(name: str, item: Schema, meaning: str) -> dict[str, Schema]:
+    array = {"type": "array", "items": item}
+    return {
+        name: _query(
+            name,
+            array,
+            f"{meaning} One value, a repeated key (`{name}=a&{name}=b`) or a comma list "
+            f"(`{name}=a,b`).",
+            style="form",
+            explode=True,
+        ),
+        f"{name}_brackets": _query(
+            f"{name}[]",
+            array,
+            f"{meaning} The bracket array form: `{name}[]=a&{name}[]=b`.",
+            style="form",
+            explode=True,
+        ),
+    }
+
+
+def list_parameters() -> dict[str, Schema]:
+    """The list endpoint's query parameters, keyed by component name."""
+    params: dict[str, Schema] = {
+        "per_page": _query(
+            "per_page",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_PER_PAGE,
+                "default": DEFAULT_PER_PAGE,
+            },
+            "Activities per page.",
+        ),
+        "page": _query(
+            "page",
+            {"type": "integer", "minimum": 1, "default": 1},
+            "Page number; a page past the end has `data: []`.",
+        ),
+        "include_paging_counts": _query(
+            "include_paging_counts",
+            {"type": "boolean", "default": False},
+            "Add `total_pages` and `total_count` to `paging` (also `1`/`0`, any case).",
+        ),
+        "limit_paging_counts": _query(
+            "limit_paging_counts",
+            {"type": "boolean", "default": False},
+            "Stop counting at 10,000: `total_count` is at most 10000.",
+        ),
+        "sort_by": _query(
+            "sort_by",
+            {"type": "string", "enum": list(SORT_KEYS), "default": "occurred_at"},
+            "Sort key; ties are broken by the order the activities were first stored.",
+        ),
+        "sort_direction": _query(
+            "sort_direction",
+            {"type": "string", "enum": ["DESC", "ASC"], "default": "DESC"},
+            "Sort direction, in any case.",
+        ),
+        "pinned": _query(
+            "pinned",
+            {"type": "boolean"},
+            "`true`: only pinned activities (`pinned_at` set); `false`: only unpinned.",
+        ),
+    }
+    for name, item, meaning in _ARRAY_PARAMETERS:
+        params.update(_array_forms(name, item, meaning))
+    for resource_type in RESOURCE_TYPES:
+        params[f"type_{resource_type}"] = _query(
+            f"type[{resource_type}][]",
+            {"type": "array", "items": ref("ActivityType")},
+            f"The object form of `type`: these types on a `{resource_type}`. The object "
+            "form's entries combine with OR (`type[person][]=call&type[account][]=note`: "
+            "calls on people or notes on accounts); it cannot be mixed with the array form.",
+            style="form",
+            explode=True,
+        )
+    for column in SORT_KEYS:
+        for op in TIME_OPERATORS:
+            params[f"{column}_{op}"] = _query(
+                f"{column}[{op}]",
+                ref("TimestampInput"),
+                f"Only activities whose `{column}` is {_OPERATOR_WORDS[op]} this time; "
+                "operators combine into a range.",
+            )
+    return params
