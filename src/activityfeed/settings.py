@@ -27,6 +27,8 @@ class Settings:
     rate_limit_fail_closed: bool = False
     dynamic_data_deadline_ms: int = 250
     records_config: str | None = None
+    # ACTIVITYFEED_RECORDS_* variables without that prefix (activityfeed.records).
+    records_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -52,6 +54,16 @@ class Settings:
             values["dynamic_data_deadline_ms"] = int(deadline)
         if (records := get("RECORDS_CONFIG")) is not None:
             values["records_config"] = records
+        records_prefix = ENV_PREFIX + "RECORDS_"
+        records_env = tuple(
+            sorted(
+                (name[len(records_prefix) :], value)
+                for name, value in env.items()
+                if name.startswith(records_prefix) and name != records_prefix + "CONFIG" and value
+            )
+        )
+        if records_env:
+            values["records_env"] = records_env
         limits = {}
         for name, env_name in (
             ("max_body_bytes", "MAX_BODY_BYTES"),

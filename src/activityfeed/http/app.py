@@ -17,11 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from activityfeed.auth import require_scope
 from activityfeed.bodies import decode_json, decode_ndjson
 from activityfeed.errors import ApiError, NotFound, PayloadTooLarge
-from activityfeed.http import docs
+from activityfeed.http import docs, records
 from activityfeed.http.errors import as_api_error, error_response, handle
+from activityfeed.hydrate import RecordHydrator
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, ApiKey
 from activityfeed.ratelimit import RateLimiter
 from activityfeed.ratelimit_backends import build_rate_limiter
+from activityfeed.record_service import RecordService
+from activityfeed.records import load_registry
 from activityfeed.render import json_bytes
 from activityfeed.service import ActivityService
 from activityfeed.settings import Settings
@@ -188,6 +191,7 @@ def routes() -> list[Route]:
             one_activity,
             methods=["GET", "PUT", "DELETE"],
         ),
+        *records.routes(),
         Route("/v2/{rest:path}", not_found),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -205,16 +209,20 @@ def create_app(
     settings = settings or Settings.from_env()
     store = storage or open_storage(settings.database_url)
     limiter = limiter or build_rate_limiter(settings)
-    service = ActivityService(store, settings.limits)
+    registry = load_registry(settings.records_config, settings.records_env)
+    hydrator = RecordHydrator(store, registry, settings.dynamic_data_deadline_ms)
+    service = ActivityService(store, settings.limits, hydrator)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await hydrator.open()
         await limiter.start()
         try:
             yield
         finally:
             await limiter.close()
+            await hydrator.close()
             await store.close()
 
     app = Starlette(
@@ -224,6 +232,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.records = RecordService(store, registry, settings.limits)
     app.state.limiter = limiter
     app.add_middleware(AuthMiddleware, service=service, limiter=limiter)
     return app
