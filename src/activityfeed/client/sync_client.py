@@ -1,0 +1,266 @@
+"""The blocking client: :class:`Client`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
+
+import httpx
+
+from activityfeed.client import calls
+from activityfeed.client.calls import UNSET, Call
+from activityfeed.client.errors import TransportError, error_for
+from activityfeed.client.models import (
+    Activity,
+    BulkResult,
+    Page,
+    Record,
+    RecordsResult,
+    Synced,
+)
+from activityfeed.client.params import ListFilters
+from activityfeed.client.policy import Attempts, Pacer, RetryPolicy
+
+T = TypeVar("T")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT = 30.0
+
+
+def client_settings(base_url: str | None, api_key: str | None) -> tuple[str, str]:
+    """The base URL and key: as given, else ``ACTIVITYFEED_BASE_URL`` / ``_API_KEY``."""
+    url = base_url or os.environ.get("ACTIVITYFEED_BASE_URL") or DEFAULT_BASE_URL
+    key = api_key or os.environ.get("ACTIVITYFEED_API_KEY")
+    if not key:
+        raise ValueError("an API key is needed: pass api_key= or set ACTIVITYFEED_API_KEY")
+    return url, key
+
+
+def auth_headers(api_key: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers every request carries."""
+    return {
+        "Authorization": f"Bearer {api_key}",
+        "Accept": "application/json",
+        "User-Agent": "activityfeed-python",
+        **(extra or {}),
+    }
+
+
+class Client:
+    """A client of the activity history API (activityfeed or Salesloft), on ``httpx.Client``.
+
+    >>> with Client("http://127.0.0.1:8000", api_key="ak_...") as client:
+    ...     for activity in client.iter_activities(type=["call"], per_page=100):
+    ...         print(activity.id)
+
+    ``retry`` says how 429s, 503s and dropped connections are handled
+    (:class:`RetryPolicy`); ``pace`` (a share of the team's budget per minute,
+    such as ``0.5``) turns on pacing by the rate-limit headers. ``sleep`` and
+    ``clock`` (epoch seconds) are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        pace: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        url, key = client_settings(base_url, api_key)
+        self.base_url = url
+        self.retry = retry or RetryPolicy()
+        self.pacer = Pacer(pace, clock) if pace is not None else None
+        self._sleep = sleep
+        self._clock = clock
+        self._http = httpx.Client(
+            base_url=url, headers=auth_headers(key, headers), timeout=timeout, transport=transport
+        )
+
+    # The httpx shape.
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Sending, with the waits of the retry policy and the pacer.
+
+    def _send(self, call: Call[T]) -> T:
+        attempts = Attempts(self.retry, call.idempotent, self._clock)
+        while True:
+            if self.pacer is not None and (pause := self.pacer.delay()) > 0:
+                self._sleep(pause)
+            try:
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    content=call.content,
+                    headers=call.headers(),
+                )
+            except httpx.TransportError as exc:
+                wait = attempts.after_error(exc)
+                if wait is None:
+                    raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+                self._sleep(wait)
+                continue
+            if self.pacer is not None:
+                self.pacer.observe(response)
+            if response.is_success:
+                return call.parse(response)
+            wait = attempts.after_response(response)
+            if wait is None:
+                raise error_for(response)
+            self._sleep(wait)
+
+    # Activities.
+
+    def list_activities(self, **filters: Unpack[ListFilters]) -> Page:
+        """One page of ``GET /v2/activity_histories``; filters as in :class:`ListFilters`."""
+        return self._send(calls.list_activities(filters))
+
+    def _page(self, filters: Mapping[str, object]) -> Page:
+        return self._send(calls.list_activities(filters))
+
+    def iter_activities(self, **filters: Unpack[ListFilters]) -> Iterator[Activity]:
+        """Every activity matching ``filters``, page after page by ``next_page``.
+
+        Page numbers shift when activities are written meanwhile; to read a
+        changing feed without losses or repeats, use :meth:`sync`.
+        """
+        query: dict[str, object] = dict(filters)
+        while True:
+            page = self._page(query)
+            yield from page.data
+            if page.paging.next_page is None:
+                return
+            query["page"] = page.paging.next_page
+
+    def sync(
+        self,
+        since: datetime | str | None = None,
+        **filters: Unpack[ListFilters],
+    ) -> Iterator[Synced]:
+        """Every activity changed after ``since``, oldest change first, each with its cursor.
+
+        Reads ``sort_by=updated_at&sort_direction=ASC&updated_at[gt]=<cursor>``
+        (100 a page unless ``per_page`` says otherwise) until it is caught up;
+        persist the cursor of the last item handled and pass it as ``since``
+        next time. As the service's ``updated_at`` is
+        unique and grows in commit order, nothing is missed or repeated even
+        while others write (an activity changed again appears again, once
+        per change).
+        """
+        cursor = calls.cursor_text(since)
+        while True:
+            page = self._page(calls.sync_filters(cursor, filters))
+            for activity in page.data:
+                cursor = activity.cursor
+                yield Synced(activity, cursor)
+            if page.paging.next_page is None or not page.data:
+                return
+
+    def get_activity(self, activity_id: str) -> Activity:
+        """``GET /v2/activity_histories/{id}``."""
+        return self._send(calls.get_activity(activity_id))
+
+    def create_activity(
+        self,
+        type: str,
+        resource_type: str,
+        resource_id: int | str,
+        *,
+        id: str | None = None,
+        occurred_at: datetime | str | None = None,
+        user_guid: str | None = None,
+        tags: Iterable[str] | None = None,
+        static_data: Mapping[str, Any] | None = None,
+        pinned_at: datetime | str | None = None,
+    ) -> Activity:
+        """``POST /v2/activity_histories``. Never retried once it may have been received."""
+        body = calls.create_body(
+            type,
+            resource_type,
+            resource_id,
+            id=id,
+            occurred_at=occurred_at,
+            user_guid=user_guid,
+            tags=None if tags is None else list(tags),
+            static_data=static_data,
+            pinned_at=pinned_at,
+        )
+        return self._send(calls.create_activity(body))
+
+    def update_activity(
+        self,
+        activity_id: str,
+        *,
+        occurred_at: datetime | str = UNSET,
+        user_guid: str | None = UNSET,
+        tags: Iterable[str] = UNSET,
+        static_data: Mapping[str, Any] = UNSET,
+        pinned_at: datetime | str | None = UNSET,
+    ) -> Activity:
+        """``PUT /v2/activity_histories/{id}``: change the given fields (pinned_at=None unpins)."""
+        body = calls.update_body(
+            occurred_at=occurred_at,
+            user_guid=user_guid,
+            tags=tags if tags is UNSET else list(tags),
+            static_data=static_data,
+            pinned_at=pinned_at,
+        )
+        return self._send(calls.update_activity(activity_id, body))
+
+    def delete_activity(self, activity_id: str) -> None:
+        """``DELETE /v2/activity_histories/{id}``."""
+        self._send(calls.delete_activity(activity_id))
+
+    def bulk_upsert(
+        self, activities: Iterable[Mapping[str, Any] | Activity], *, ndjson: bool = False
+    ) -> BulkResult:
+        """``POST /v2/activity_histories/bulk``: up to 10,000 activities, upserted by id.
+
+        Items are create bodies (``id`` required) or :class:`Activity` values.
+        Retried like a PUT: the upsert is idempotent, so after a dropped
+        connection a resend reports as ``unchanged`` what the first attempt stored.
+        """
+        return self._send(calls.bulk_upsert(activities, ndjson=ndjson))
+
+    # Associated records.
+
+    def put_record(self, resource: str, record_id: str, attributes: Mapping[str, Any]) -> Record:
+        """``PUT /v2/associated_records/{resource}/{id}``: create or replace a record."""
+        return self._send(calls.put_record(resource, record_id, attributes))
+
+    def get_record(self, resource: str, record_id: str) -> Record:
+        """``GET /v2/associated_records/{resource}/{id}``."""
+        return self._send(calls.get_record(resource, record_id))
+
+    def delete_record(self, resource: str, record_id: str) -> None:
+        """``DELETE /v2/associated_records/{resource}/{id}``."""
+        self._send(calls.delete_record(resource, record_id))
+
+    def put_records(
+        self, resource: str, records: Mapping[str, Mapping[str, Any]] | Iterable[Record]
+    ) -> RecordsResult:
+        """``PUT /v2/associated_records/{resource}``: many records (``{id: attributes}``)."""
+        return self._send(calls.put_records(resource, records))
