@@ -1,3 +1,3 @@
-from activityfeed.cli import main
+from activityfeed.entry import main
 
 main()
