@@ -12,6 +12,8 @@ import click
 from activityfeed import __version__
 from activityfeed.auth import generate_key, hash_key, key_prefix
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
+from activityfeed.ratelimit_backends import describe as describe_rate_limit
+from activityfeed.ratelimit_backends import rate_limit_env
 from activityfeed.settings import Settings
 from activityfeed.storage import Storage, StorageUnavailable, open_storage
 from activityfeed.timestamps import format_timestamp
@@ -71,9 +73,24 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--log-level", default="info", show_default=True)
-def serve(database_url: str | None, host: str, port: int, workers: int, log_level: str) -> None:
+@click.option(
+    "--redis-url",
+    envvar="ACTIVITYFEED_REDIS_URL",
+    default=None,
+    help="redis://host:port/db: count the rate limit there, across every host "
+    "(default: a file shared by this machine's workers).",
+)
+def serve(
+    database_url: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    redis_url: str | None,
+) -> None:
     """Run the service."""
-    run_server(settings_for(database_url), host, port, workers, log_level)
+    settings = Settings.from_env(database_url=database_url, redis_url=redis_url)
+    run_server(settings, host, port, workers, log_level)
 
 
 def run_server(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
@@ -83,6 +100,8 @@ def run_server(settings: Settings, host: str, port: int, workers: int, log_level
     with_store(settings.database_url, lambda store: asyncio.sleep(0))  # migrate once, up front
     # Workers are separate processes that build the app from the environment.
     os.environ["ACTIVITYFEED_DATABASE_URL"] = settings.database_url
+    os.environ.update(rate_limit_env(settings))
+    click.echo(describe_rate_limit(settings), err=True)
     uvicorn.run(
         "activityfeed.http.app:create_app",
         factory=True,
@@ -160,10 +179,40 @@ def teams() -> None:
 @teams.command("list")
 @database_option
 def teams_list(database_url: str | None) -> None:
-    """List teams."""
+    """List teams with their budget per minute."""
+    default = settings_for(database_url).rate_limit_per_minute
     for team in with_store(database_url, lambda store: store.list_teams()):
-        limit = "default" if team.rate_limit is None else str(team.rate_limit)
+        if team.rate_limit is None:
+            limit = f"default ({default if default > 0 else 'off'})"
+        else:
+            limit = "unlimited" if team.rate_limit == 0 else str(team.rate_limit)
         click.echo(f"{team.name}  rate_limit={limit}")
+    if default <= 0:
+        click.echo("rate limiting is off (ACTIVITYFEED_RATE_LIMIT_PER_MINUTE=0)", err=True)
+
+
+@teams.command("set-limit")
+@database_option
+@click.argument("team")
+@click.argument("limit", required=False, type=click.IntRange(0))
+@click.option("--default", "use_default", is_flag=True, help="Go back to the global default.")
+def teams_set_limit(
+    database_url: str | None, team: str, limit: int | None, use_default: bool
+) -> None:
+    """Set TEAM's rate limit: LIMIT per minute, 0 for unlimited, or --default."""
+    if use_default == (limit is not None):
+        raise click.UsageError("give either a LIMIT or --default")
+    chosen = None if use_default else limit
+    if not with_store(database_url, lambda store: store.set_team_rate_limit(team, chosen)):
+        raise click.ClickException(f"no team named {team!r} (`keys create --team` makes one)")
+    shown = "the default" if chosen is None else "unlimited" if chosen == 0 else f"{chosen}"
+    click.echo(f"rate limit of team {team!r}: {shown} per minute")
+    if settings_for(database_url).rate_limit_per_minute <= 0:
+        click.echo(
+            "note: rate limiting is off (ACTIVITYFEED_RATE_LIMIT_PER_MINUTE=0); "
+            "this applies once it is on",
+            err=True,
+        )
 
 
 @main.command()

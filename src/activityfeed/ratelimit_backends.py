@@ -251,3 +251,35 @@ def build_rate_limiter(settings: Settings, clock: Clock | None = None) -> RateLi
         fail_closed=settings.rate_limit_fail_closed,
         **extra,
     )
+
+
+def describe(settings: Settings) -> str:
+    """One line for the operator: the default budget and where it is counted."""
+    if settings.rate_limit_per_minute <= 0:
+        return "rate limiting: off (ACTIVITYFEED_RATE_LIMIT_PER_MINUTE=0)"
+    local = shared_file_path(settings.database_url) or "this process's memory"
+    where = f"in {local} (shared by this machine's workers)"
+    if settings.redis_url:
+        mode = "fail closed" if settings.rate_limit_fail_closed else f"fail open to {local}"
+        where = f"in Redis at {_redacted(settings.redis_url)} ({mode} when unreachable)"
+    return f"rate limiting: {settings.rate_limit_per_minute} per team per minute, counted {where}"
+
+
+def _redacted(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}" if at and credentials else url
+
+
+def rate_limit_env(settings: Settings) -> dict[str, str]:
+    """The ``ACTIVITYFEED_*`` variables that give worker processes the same rate limiting."""
+    env = {
+        "ACTIVITYFEED_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
+        "ACTIVITYFEED_RATE_LIMIT_FAIL_CLOSED": "true"
+        if settings.rate_limit_fail_closed
+        else "false",
+        "ACTIVITYFEED_REDIS_KEY_PREFIX": settings.redis_key_prefix,
+    }
+    if settings.redis_url:
+        env["ACTIVITYFEED_REDIS_URL"] = settings.redis_url
+    return env
