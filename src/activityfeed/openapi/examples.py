@@ -34,3 +34,10 @@ EXAMPLE_CREATE_BODY: dict[str, Any] = {
     "tags": ["q1-campaign"],
     "static_data": {"email_id": 2},
 }
+EXAMPLE_RECORD: dict[str, Any] = {
+    "resource": "email",
+    "id": "2",
+    "attributes": {"subject": "Following up", "status": "sent", "counts": {"views": 3}},
+    "created_at": "2019-01-01T09:29:58.000000Z",
+    "updated_at": "2019-01-01T09:29:58.000000Z",
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
-from activityfeed.openapi.examples import EXAMPLE_CREATE_BODY
+from activityfeed.openapi.examples import EXAMPLE_CREATE_BODY, EXAMPLE_RECORD
 from activityfeed.openapi.parameters import list_parameters
 from activityfeed.openapi.responses import RATE_LIMIT_HEADERS
 from activityfeed.openapi.schemas import Schema, ref
@@ -183,21 +183,22 @@ def record_paths() -> dict[str, Schema]:
         "in": "path",
         "required": True,
         "description": "A resource name of the registry (`email`, `call`, `meeting`, ...): "
-        "the `<resource>` of a `<resource>_id` key of `static_data`.",
-        "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+        "the `<resource>` of a `<resource>_id` key of `static_data`. A name that is not "
+        "in the registry, or whose records come from a remote source, is a 422.",
+        "schema": {"type": "string"},
         "example": "email",
     }
     record_id = {
-        "name": "id",
+        "name": "record_id",
         "in": "path",
         "required": True,
-        "description": "The record's id, the value of the `<resource>_id` key.",
-        "schema": {"type": "string"},
+        "description": "The record's id: the value of the `<resource>_id` key.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         "example": "2",
     }
     tags = ["Associated records"]
-    attributes_example = {"subject": "Following up", "status": "sent"}
-    record_example = {"data": {"resource": "email", "id": "2", "attributes": attributes_example}}
+    attributes = EXAMPLE_RECORD["attributes"]
+    envelope = {"data": EXAMPLE_RECORD}
     return {
         "/v2/associated_records/{resource}": {
             "parameters": [resource],
@@ -205,33 +206,37 @@ def record_paths() -> dict[str, Schema]:
                 "putAssociatedRecords",
                 "Store many associated records",
                 "Creates or replaces records of one resource by id, all or nothing; one "
-                "invalid item rejects the batch with a 422 naming its index (`[3].id`).",
+                "invalid item rejects the batch with a 422 naming its index (`[3].id`). "
+                "An item equal to what is stored changes nothing.",
                 SCOPE_WRITE,
                 tags=tags,
                 requestBody=_json_body(
-                    ref("AssociatedRecordBatch"), [{"id": "2", "attributes": attributes_example}]
+                    ref("AssociatedRecordBatch"), [{"id": 2, "attributes": attributes}]
                 ),
                 responses={
-                    "200": _ok("What the batch did.", ref("BulkResult")),
-                    **_errors(404, 413, 422),
+                    "200": _ok(
+                        "What the batch did.",
+                        ref("BulkResult"),
+                        {"data": {"created": 1, "updated": 0, "unchanged": 0}},
+                    ),
+                    **_errors(413, 422),
                 },
             ),
         },
-        "/v2/associated_records/{resource}/{id}": {
+        "/v2/associated_records/{resource}/{record_id}": {
             "parameters": [resource, record_id],
             "put": _operation(
                 "putAssociatedRecord",
                 "Store an associated record",
-                "Creates or replaces one record; activities referencing it show its "
-                "attributes in `dynamic_data` from the next read on.",
+                "Creates or replaces one record (the body is its attributes); activities "
+                "referencing it show them in `dynamic_data` from the next read on.",
                 SCOPE_WRITE,
                 tags=tags,
-                requestBody=_json_body(ref("RecordAttributes"), attributes_example),
+                requestBody=_json_body(ref("RecordAttributes"), attributes),
                 responses={
-                    "200": _ok(
-                        "The stored record.", ref("AssociatedRecordEnvelope"), record_example
-                    ),
-                    **_errors(404, 413, 422),
+                    "200": _ok("The record, replaced.", ref("AssociatedRecordEnvelope"), envelope),
+                    "201": _ok("The record, created.", ref("AssociatedRecordEnvelope"), envelope),
+                    **_errors(413, 422),
                 },
             ),
             "get": _operation(
@@ -241,8 +246,8 @@ def record_paths() -> dict[str, Schema]:
                 SCOPE_READ,
                 tags=tags,
                 responses={
-                    "200": _ok("The record.", ref("AssociatedRecordEnvelope"), record_example),
-                    **_errors(404),
+                    "200": _ok("The record.", ref("AssociatedRecordEnvelope"), envelope),
+                    **_errors(404, 422),
                 },
             ),
             "delete": _operation(
@@ -254,7 +259,7 @@ def record_paths() -> dict[str, Schema]:
                 tags=tags,
                 responses={
                     "204": {"description": "Deleted.", "headers": RATE_LIMIT_HEADERS},
-                    **_errors(404),
+                    **_errors(404, 422),
                 },
             ),
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from activityfeed.openapi.schemas import Schema, ref
+from activityfeed.ratelimit import UNLIMITED_REMAINING
 
 
 def header_ref(name: str) -> Schema:
@@ -23,12 +24,12 @@ def headers() -> dict[str, Schema]:
         "RateLimitEndpointCost": {
             "description": "What this request cost against the team's budget for the "
             "minute: 1, or for list requests by `page`: 101-150: 3, 151-250: 8, "
-            "251-500: 10, 501 and above: 30. Absent while rate limiting is off.",
+            "251-500: 10, 501 and above: 30.",
             "schema": {"type": "integer", "minimum": 0},
         },
         "RateLimitRemainingMinute": {
-            "description": "What is left of the team's budget for this calendar minute. "
-            "Absent while rate limiting is off.",
+            "description": "What is left of the team's budget for this calendar minute; "
+            f"{UNLIMITED_REMAINING} when the team has no limit or rate limiting is off.",
             "schema": {"type": "integer", "minimum": 0},
         },
         "WWWAuthenticate": {

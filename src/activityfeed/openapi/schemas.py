@@ -14,6 +14,7 @@ from activityfeed.openapi.examples import (
     EXAMPLE_ACTIVITY,
     EXAMPLE_CREATE_BODY,
     EXAMPLE_CREATED,
+    EXAMPLE_RECORD,
     TIMESTAMP_EXAMPLE,
 )
 from activityfeed.query import COUNT_LIMIT, SORT_KEYS, TIME_OPERATORS
@@ -263,39 +264,44 @@ def _list_schemas() -> dict[str, Schema]:
     }
 
 
-def _record_schemas() -> dict[str, Schema]:
-    attributes: Schema = {
-        "type": "object",
-        "description": "The record's attributes, merged into `dynamic_data` of the "
-        "activities that reference it.",
-        "examples": [{"subject": "Following up", "status": "sent"}],
+def _record_schemas(limits: Limits) -> dict[str, Schema]:
+    record_id: Schema = {
+        "type": ["string", "integer"],
+        "description": "An integer, or a string of 1 to 255 printable characters without `/`.",
     }
     record = _object(
         {
-            "resource": {"type": "string", "examples": ["email"]},
-            "id": {"type": "string", "examples": ["2"]},
+            "resource": {"type": "string"},
+            "id": {"type": "string", "description": "Integer ids come back as strings."},
             "attributes": ref("RecordAttributes"),
+            "created_at": ref("Timestamp"),
+            "updated_at": ref("Timestamp"),
         },
-        ("resource", "id", "attributes"),
+        ("resource", "id", "attributes", "created_at", "updated_at"),
+        additionalProperties=False,
+        examples=[EXAMPLE_RECORD],
     )
     batch_item = _object(
-        {"id": {"type": ["string", "integer"]}, "attributes": ref("RecordAttributes")},
+        {"id": record_id, "attributes": ref("RecordAttributes")},
         ("id", "attributes"),
         additionalProperties=False,
     )
     return {
-        "RecordAttributes": attributes,
+        "RecordAttributes": {
+            "type": "object",
+            "description": "The record's attributes, merged into `dynamic_data` of the "
+            f"activities that reference it; at most {limits.max_static_data_bytes} bytes "
+            "as JSON.",
+            "examples": [EXAMPLE_RECORD["attributes"]],
+        },
         "AssociatedRecord": record,
         "AssociatedRecordEnvelope": _object({"data": ref("AssociatedRecord")}, ("data",)),
         "AssociatedRecordBatch": {
             "type": "array",
             "items": batch_item,
-            "examples": [[{"id": "2", "attributes": {"subject": "Following up"}}]],
+            "maxItems": limits.max_bulk_items,
+            "examples": [[{"id": 2, "attributes": EXAMPLE_RECORD["attributes"]}]],
         },
-        "AssociatedRecordBatchResult": _object(
-            {"data": {"type": "object", "description": "Counts of the records written."}},
-            ("data",),
-        ),
     }
 
 
@@ -321,7 +327,7 @@ def schemas(limits: Limits) -> dict[str, Schema]:
         **_activity_schemas(),
         **_input_schemas(limits),
         **_list_schemas(),
-        **_record_schemas(),
+        **_record_schemas(limits),
         "Error": _object(
             {"error": {"type": "string"}},
             ("error",),
