@@ -11,6 +11,7 @@ import click
 
 from activityfeed import __version__
 from activityfeed.auth import generate_key, hash_key, key_prefix
+from activityfeed.cli_data import activities, export_command, import_command
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
 from activityfeed.ratelimit_backends import describe as describe_rate_limit
 from activityfeed.ratelimit_backends import rate_limit_env
@@ -65,6 +66,12 @@ async def new_key(store: Storage, team: str, scopes: tuple[str, ...]) -> str:
 @click.version_option(__version__, prog_name="activityfeed")
 def main() -> None:
     """activityfeed: a Salesloft-compatible activity history service."""
+
+
+# The integrator's commands, which talk to a running service (cli_data.py).
+main.add_command(activities)
+main.add_command(export_command)
+main.add_command(import_command)
 
 
 @main.command()

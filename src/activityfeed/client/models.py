@@ -182,6 +182,26 @@ class Page:
             sort_direction=sorting.get("sort_direction", ""),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The whole list response, as the service sent it."""
+        paging: dict[str, Any] = {
+            "per_page": self.paging.per_page,
+            "current_page": self.paging.current_page,
+            "next_page": self.paging.next_page,
+            "prev_page": self.paging.prev_page,
+        }
+        if self.paging.total_count is not None:
+            paging["total_pages"] = self.paging.total_pages
+            paging["total_count"] = self.paging.total_count
+        return {
+            "metadata": {
+                "filtering": _thaw(self.filtering),
+                "paging": paging,
+                "sorting": {"sort_by": self.sort_by, "sort_direction": self.sort_direction},
+            },
+            "data": [activity.to_json() for activity in self.data],
+        }
+
     def __iter__(self) -> Iterator[Activity]:
         return iter(self.data)
 

@@ -1,0 +1,198 @@
+"""Moving activities in and out as files: NDJSON and CSV, batches, resumable imports.
+
+What ``activityfeed export`` writes, ``activityfeed import`` reads: one
+activity per NDJSON line (the contract's activity object), or one per CSV row
+with the columns of :data:`CSV_COLUMNS` (arrays and objects as JSON text, null
+as an empty cell). Only the stdlib and the SDK's models are used here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from activityfeed.client.models import INPUT_FIELDS, Activity
+
+CSV_COLUMNS = (
+    "id",
+    "type",
+    "resource_type",
+    "resource_id",
+    "occurred_at",
+    "user_guid",
+    "pinned_at",
+    "tags",
+    "static_data",
+    "created_at",
+    "updated_at",
+    "dynamic_data",
+    "failed_dynamic_resources",
+)
+_JSON_COLUMNS = frozenset({"tags", "static_data", "dynamic_data", "failed_dynamic_resources"})
+FORMATS = ("ndjson", "csv")
+_INDEX = re.compile(r"^\[(\d+)\]")
+
+
+def detect_format(path: str, given: str | None = None) -> str:
+    """The file's format: as given, else by its extension (``.csv``; anything else NDJSON)."""
+    if given:
+        return given
+    return "csv" if path.lower().endswith(".csv") else "ndjson"
+
+
+def ndjson_line(activity: Activity) -> str:
+    """One export line: the activity object as the service renders it."""
+    return json.dumps(activity.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class CsvExport:
+    """Writes activities as CSV rows under a header of :data:`CSV_COLUMNS`."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.writer.writerow(CSV_COLUMNS)
+
+    def write(self, activity: Activity) -> None:
+        """Write one row."""
+        data = activity.to_json()
+        row = []
+        for column in CSV_COLUMNS:
+            value = data.get(column)
+            if value is None:
+                row.append("")
+            elif column in _JSON_COLUMNS:
+                row.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+            else:
+                row.append(str(value))
+        self.writer.writerow(row)
+
+
+class BadRecord(ValueError):
+    """A line or row of an import file that is not an activity."""
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[str, int]]:
+    """Decoded lines with the number of bytes read so far (for a progress bar)."""
+    consumed = 0
+    for raw in handle:
+        consumed += len(raw)
+        yield raw.decode("utf-8-sig" if consumed == len(raw) else "utf-8"), consumed
+
+
+def _from_csv_row(row: Mapping[str, str], number: int) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for column, text in row.items():
+        if column not in INPUT_FIELDS or text is None:
+            continue
+        if text == "":
+            if column in ("tags", "static_data"):
+                continue
+            item[column] = None
+            continue
+        if column in _JSON_COLUMNS:
+            try:
+                item[column] = json.loads(text)
+            except ValueError:
+                raise BadRecord(f"row {number}: {column} is not valid JSON") from None
+        else:
+            item[column] = text
+    return item
+
+
+def read_records(handle: IO[bytes], fmt: str) -> Iterator[tuple[dict[str, Any], int]]:
+    """The import items of a file (create bodies) with the bytes read so far.
+
+    The service's own fields (``created_at``, ``updated_at``, ``dynamic_data``,
+    ``failed_dynamic_resources``) are dropped: a store keeps its own.
+    """
+    lines = _lines(handle)
+    if fmt == "csv":
+        position = [0]
+
+        def text() -> Iterator[str]:
+            for line, consumed in lines:
+                position[0] = consumed
+                yield line
+
+        for number, row in enumerate(csv.DictReader(text()), start=2):
+            yield _from_csv_row(row, number), position[0]
+        return
+    for number, (line, consumed) in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            raise BadRecord(f"line {number} is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise BadRecord(f"line {number} is not a JSON object")
+        yield {key: value[key] for key in INPUT_FIELDS if key in value}, consumed
+
+
+def dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch with each id once, at its last occurrence (an export read during writes
+    can hold an activity twice, its later version last; the bulk endpoint refuses repeats)."""
+    last = {item.get("id"): index for index, item in enumerate(items)}
+    return [item for index, item in enumerate(items) if last[item.get("id")] == index]
+
+
+def renumber_errors(errors: Mapping[str, Iterable[str]], first: int) -> dict[str, list[str]]:
+    """A batch's 422 errors with ``[i].field`` renamed to the record's number in the file."""
+    renamed: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        match = _INDEX.match(name)
+        key = f"record {first + int(match.group(1))}{name[match.end() :]}" if match else name
+        renamed[key] = list(messages)
+    return renamed
+
+
+@dataclass(frozen=True, slots=True)
+class ImportState:
+    """How far an import of one file into one target got: ``done`` records committed.
+
+    Kept in a small JSON file beside the input; an import of the same file
+    (same size and modification time) into the same target resumes after
+    ``done``. Resuming only saves work: the bulk upsert is idempotent, so a
+    full rerun gives the same result.
+    """
+
+    source: str
+    size: int
+    mtime_ns: int
+    target: str
+    done: int = 0
+
+    @classmethod
+    def fresh(cls, path: str, target: str) -> ImportState:
+        """The state of an import not yet started."""
+        stat = os.stat(path)
+        return cls(os.path.abspath(path), stat.st_size, stat.st_mtime_ns, target, 0)
+
+    def resume_from(self, state_path: Path) -> ImportState:
+        """This import's saved state, if the file holds one for the same source and target."""
+        try:
+            saved = json.loads(state_path.read_text())
+            other = ImportState(**saved)
+        except (OSError, ValueError, TypeError):
+            return self
+        same = (other.source, other.size, other.mtime_ns, other.target) == (
+            self.source,
+            self.size,
+            self.mtime_ns,
+            self.target,
+        )
+        return other if same else self
+
+    def save(self, state_path: Path, done: int) -> ImportState:
+        """Record ``done`` committed records, atomically."""
+        state = ImportState(self.source, self.size, self.mtime_ns, self.target, done)
+        temporary = state_path.with_name(state_path.name + ".tmp")
+        temporary.write_text(json.dumps(asdict(state)))
+        os.replace(temporary, state_path)
+        return state
