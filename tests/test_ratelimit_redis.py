@@ -1,0 +1,170 @@
+"""The Redis counter: atomic across clients, and what happens when Redis goes away.
+
+Needs the Redis of ``ACTIVITYFEED_TEST_REDIS_URL``; every test uses its own key
+prefix, so parallel runs never share a counter. The outage tests cut Redis off
+through a proxy of their own (``tcp_proxy.py``), leaving the real server up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from starlette.testclient import TestClient
+
+from activityfeed.http.app import create_app
+from activityfeed.ratelimit import FakeClock
+from activityfeed.ratelimit_backends import RedisBackend, build_rate_limiter
+from activityfeed.settings import Settings
+from conftest import Keys, need_service
+from tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.redis
+
+LIST = "/v2/activity_histories"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    """The test Redis, or a skip (a failure in CI) when it is not there."""
+    url = os.environ.get("ACTIVITYFEED_TEST_REDIS_URL")
+    if not url:
+        need_service("Redis", "ACTIVITYFEED_TEST_REDIS_URL is not set")
+        raise AssertionError("unreachable")
+    try:
+        with redis.Redis.from_url(url, socket_timeout=2) as conn:
+            conn.ping()
+    except redis.RedisError as exc:
+        need_service("Redis", f"{url} does not answer: {exc}")
+    return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    value = f"activityfeed-test-{uuid.uuid4().hex}:"
+    yield value
+    with redis.Redis.from_url(redis_url) as conn:
+        for key in conn.scan_iter(match=value + "*"):
+            conn.delete(key)
+
+
+def counters(redis_url: str, prefix: str) -> dict[str, int]:
+    with redis.Redis.from_url(redis_url) as conn:
+        return {
+            key.decode()[len(prefix) :]: int(conn.get(key) or 0)
+            for key in conn.scan_iter(match=prefix + "*")
+        }
+
+
+def test_spending_is_atomic_across_clients(redis_url: str, prefix: str) -> None:
+    async def run() -> list[bool]:
+        hosts = [RedisBackend(redis_url, prefix), RedisBackend(redis_url, prefix)]
+        for host in hosts:
+            await host.start()
+        try:
+            results = await asyncio.gather(*(hosts[i % 2].spend(7, 100, 1, 25) for i in range(60)))
+        finally:
+            for host in hosts:
+                await host.close()
+        return [granted for granted, _ in results]
+
+    granted = asyncio.run(run())
+    assert granted.count(True) == 25
+    assert counters(redis_url, prefix) == {"ratelimit:7:100": 25}
+    with redis.Redis.from_url(redis_url) as conn:
+        assert 0 < conn.ttl(prefix + "ratelimit:7:100") <= 120
+
+
+def test_a_refused_cost_spends_nothing(redis_url: str, prefix: str) -> None:
+    async def run() -> list[tuple[bool, int]]:
+        backend = RedisBackend(redis_url, prefix)
+        await backend.start()
+        try:
+            return [await backend.spend(1, 5, cost, 5) for cost in (4, 3, 1, 1)]
+        finally:
+            await backend.close()
+
+    assert asyncio.run(run()) == [(True, 4), (False, 4), (True, 5), (False, 5)]
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[TcpProxy]:
+    """A proxy to the test Redis that the test can cut."""
+    parts = urlsplit(redis_url)
+    tcp = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    tcp.start()
+    yield tcp
+    tcp.stop()
+
+
+def app_through(
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str, fail_closed: bool
+) -> tuple[TestClient, FakeClock]:
+    db = urlsplit(redis_url).path or "/0"
+    limited = settings.with_(
+        rate_limit_per_minute=10,
+        redis_url=f"redis://127.0.0.1:{proxy.port}{db}",
+        redis_key_prefix=prefix,
+        rate_limit_fail_closed=fail_closed,
+    )
+    clock = FakeClock()
+    return TestClient(create_app(limited, limiter=build_rate_limiter(limited, clock))), clock
+
+
+def remaining(response: object) -> int:
+    return int(response.headers["x-ratelimit-remaining-minute"])  # type: ignore[attr-defined]
+
+
+def test_requests_are_counted_in_redis(
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+) -> None:
+    client, _ = app_through(proxy, redis_url, settings, prefix, fail_closed=False)
+    with client:
+        auth = Keys(client).headers("acme")
+        assert [remaining(client.get(LIST, headers=auth)) for _ in range(3)] == [9, 8, 7]
+    assert list(counters(redis_url, prefix).values()) == [3]
+
+
+def test_outage_fails_open_then_goes_back_to_redis(
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+) -> None:
+    client, clock = app_through(proxy, redis_url, settings, prefix, fail_closed=False)
+    with client:
+        auth = Keys(client).headers("acme")
+        assert remaining(client.get(LIST, headers=auth)) == 9
+        proxy.stop()
+        # Served meanwhile, and counted on this machine rather than not at all.
+        down = [client.get(LIST, headers=auth) for _ in range(3)]
+        assert [r.status_code for r in down] == [200, 200, 200]
+        assert [remaining(r) for r in down] == [9, 8, 7]
+        proxy.start()
+        clock.advance(2)  # past the retry interval: the next request asks Redis again
+        assert remaining(client.get(LIST, headers=auth)) == 8
+    assert list(counters(redis_url, prefix).values()) == [2]
+
+
+def test_outage_fails_closed_with_503_then_recovers(
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+) -> None:
+    client, clock = app_through(proxy, redis_url, settings, prefix, fail_closed=True)
+    with client:
+        auth = Keys(client).headers("acme")
+        assert client.get(LIST, headers=auth).status_code == 200
+        proxy.stop()
+        for _ in range(2):
+            refused = client.get(LIST, headers=auth)
+            assert refused.status_code == 503
+            assert set(refused.json()) == {"error"}
+            assert refused.headers["x-ratelimit-endpoint-cost"] == "1"
+            assert remaining(refused) == 0
+        proxy.start()
+        clock.advance(2)
+        back = client.get(LIST, headers=auth)
+        assert back.status_code == 200
+        assert remaining(back) == 8
