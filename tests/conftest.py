@@ -14,9 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from activityfeed.cli import new_key
+from activityfeed.client import Client
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES
 from activityfeed.settings import Settings
+from sdk_support import AppBridge, LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -80,3 +82,17 @@ def keys(client: TestClient) -> Keys:
 def auth(keys: Keys) -> dict[str, str]:
     """Headers with a read-write key of team ``acme``."""
     return keys.headers("acme")
+
+
+@pytest.fixture
+def sdk(client: TestClient, keys: Keys) -> Iterator[Client]:
+    """The SDK's :class:`Client` wired to the in-process app, with a key of team ``acme``."""
+    with Client("http://testserver", keys("acme"), transport=AppBridge(client)) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[LiveServer]:
+    """The service on a loopback port (uvicorn in a thread), for clients that need a socket."""
+    with live_server(settings) as server:
+        yield server
