@@ -85,11 +85,35 @@ def where_for(team_id: int, query: ListQuery, placeholder: str = "?") -> Where:
     return where
 
 
-def order_by(query: ListQuery) -> str:
-    """The total order: the sort key, then the order of first storage."""
+def order_by(query: ListQuery, sort_matches: bool = False) -> str:
+    """The total order: the sort key, then the order of first storage.
+
+    With ``sort_matches`` the sort key is written ``+column``: the same order,
+    but no index can deliver it, which steers SQLite's planner (see
+    :func:`sorting_matches_is_cheaper`).
+    """
     column = _SORT_COLUMNS[query.sort_by]
     direction = "DESC" if query.descending else "ASC"
-    return f"{column} {direction}, seq {direction}"
+    key = f"+{column}" if sort_matches else column
+    return f"{key} {direction}, seq {direction}"
+
+
+def sorting_matches_is_cheaper(query: ListQuery) -> bool:
+    """Whether the page is best found by a selective index and then sorted.
+
+    Without ``ANALYZE`` statistics SQLite prefers an index that yields the
+    order, and would walk the team's whole feed by ``occurred_at`` to find two
+    ids or one person's calls sorted by ``updated_at``. A few ids, a few
+    resources or the pinned activities are few rows: fetching them by their
+    own index and sorting them is far cheaper. Where the filter's index also
+    gives the order (one resource by ``occurred_at``) nothing is forced.
+    """
+    if query.ids is not None:
+        return True
+    if query.resource_ids is not None and query.resource_types is not None:
+        one_resource = len(set(query.resource_ids)) == 1 and len(set(query.resource_types)) == 1
+        return not one_resource or query.sort_by != "occurred_at"
+    return query.pinned is True and query.sort_by != "occurred_at"
 
 
 def window(query: ListQuery) -> tuple[int, int]:
@@ -99,6 +123,32 @@ def window(query: ListQuery) -> tuple[int, int]:
     store can bind; clamped, it still selects nothing.
     """
     return query.per_page + 1, min(query.offset, _MAX_OFFSET)
+
+
+def page_sql(
+    team_id: int,
+    query: ListQuery,
+    columns: str = "doc, refs",
+    placeholder: str = "?",
+    steer_planner: bool = False,
+) -> tuple[str, list[Any]]:
+    """The statement of one page (with its look-ahead row) and its parameters.
+
+    The stores run exactly this, and the query-plan tests explain exactly this.
+    ``steer_planner`` applies :func:`sorting_matches_is_cheaper` (for SQLite,
+    whose planner has no statistics until ``ANALYZE``).
+    """
+    where = where_for(team_id, query, placeholder)
+    order = order_by(query, steer_planner and sorting_matches_is_cheaper(query))
+    if placeholder == "$":  # numbered: LIMIT and OFFSET follow the filters' parameters
+        limit, offset = f"${len(where.params) + 1}", f"${len(where.params) + 2}"
+    else:
+        limit = offset = placeholder
+    sql = (
+        f"SELECT {columns} FROM activities WHERE {where.sql} "  # noqa: S608
+        f"ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    )
+    return sql, [*where.params, *window(query)]
 
 
 def counts_table_applies(query: ListQuery) -> bool:

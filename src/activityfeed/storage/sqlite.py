@@ -25,9 +25,8 @@ from activityfeed.storage.base import BulkResult, DuplicateId, ListResult, Row, 
 from activityfeed.storage.sqlbuild import (
     counted_pairs,
     counts_table_applies,
-    order_by,
+    page_sql,
     where_for,
-    window,
 )
 from activityfeed.storage.sqlite_records import SQLiteRecords
 from activityfeed.storage.sqlite_schema import MIGRATIONS
@@ -298,13 +297,9 @@ class SQLiteStorage(SQLiteRecords):
 
     async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
         """One page, one row of look-ahead, and the count when asked for."""
-        where = where_for(team_id, query)
-        sql = (
-            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
-            f"ORDER BY {order_by(query)} LIMIT ? OFFSET ?"
-        )
+        sql, params = page_sql(team_id, query, steer_planner=True)
         with self._errors():
-            rows = self.reader.execute(sql, [*where.params, *window(query)]).fetchall()
+            rows = self.reader.execute(sql, params).fetchall()
             total = self._count(team_id, query) if query.include_counts else None
         has_more = len(rows) > query.per_page
         return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
