@@ -7,6 +7,7 @@ runs the Redis backend, ``test_ratelimit_processes.py`` real server processes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -31,10 +32,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def limited(settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+def limited(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[TestClient]:
     """A client of an app whose teams have 10 per minute, on the fake clock."""
     limited_settings = settings.with_(rate_limit_per_minute=10, limits=Limits(max_body_bytes=64))
-    app = create_app(limited_settings, limiter=build_rate_limiter(limited_settings, clock))
+    limiter = build_rate_limiter(limited_settings, clock, str(tmp_path / "ratelimit"))
+    app = create_app(limited_settings, limiter=limiter)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -8,9 +8,9 @@ through a proxy of their own (``tcp_proxy.py``), leaving the real server up.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,7 +21,8 @@ from activityfeed.http.app import create_app
 from activityfeed.ratelimit import FakeClock
 from activityfeed.ratelimit_backends import RedisBackend, build_rate_limiter
 from activityfeed.settings import Settings
-from conftest import Keys, need_service
+from conftest import Keys
+from redis_service import redis_test_url
 from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.redis
@@ -32,16 +33,7 @@ LIST = "/v2/activity_histories"
 @pytest.fixture(scope="module")
 def redis_url() -> str:
     """The test Redis, or a skip (a failure in CI) when it is not there."""
-    url = os.environ.get("ACTIVITYFEED_TEST_REDIS_URL")
-    if not url:
-        need_service("Redis", "ACTIVITYFEED_TEST_REDIS_URL is not set")
-        raise AssertionError("unreachable")
-    try:
-        with redis.Redis.from_url(url, socket_timeout=2) as conn:
-            conn.ping()
-    except redis.RedisError as exc:
-        need_service("Redis", f"{url} does not answer: {exc}")
-    return url
+    return redis_test_url()
 
 
 @pytest.fixture
@@ -104,8 +96,14 @@ def proxy(redis_url: str) -> Iterator[TcpProxy]:
 
 
 def app_through(
-    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str, fail_closed: bool
+    proxy: TcpProxy,
+    redis_url: str,
+    settings: Settings,
+    prefix: str,
+    fail_closed: bool,
+    tmp_path: Path,
 ) -> tuple[TestClient, FakeClock]:
+    local = str(tmp_path / "ratelimit")
     db = urlsplit(redis_url).path or "/0"
     limited = settings.with_(
         rate_limit_per_minute=10,
@@ -114,7 +112,8 @@ def app_through(
         rate_limit_fail_closed=fail_closed,
     )
     clock = FakeClock()
-    return TestClient(create_app(limited, limiter=build_rate_limiter(limited, clock))), clock
+    limiter = build_rate_limiter(limited, clock, local)
+    return TestClient(create_app(limited, limiter=limiter)), clock
 
 
 def remaining(response: object) -> int:
@@ -122,9 +121,9 @@ def remaining(response: object) -> int:
 
 
 def test_requests_are_counted_in_redis(
-    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str, tmp_path: Path
 ) -> None:
-    client, _ = app_through(proxy, redis_url, settings, prefix, fail_closed=False)
+    client, _ = app_through(proxy, redis_url, settings, prefix, False, tmp_path)
     with client:
         auth = Keys(client).headers("acme")
         assert [remaining(client.get(LIST, headers=auth)) for _ in range(3)] == [9, 8, 7]
@@ -132,9 +131,9 @@ def test_requests_are_counted_in_redis(
 
 
 def test_outage_fails_open_then_goes_back_to_redis(
-    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str, tmp_path: Path
 ) -> None:
-    client, clock = app_through(proxy, redis_url, settings, prefix, fail_closed=False)
+    client, clock = app_through(proxy, redis_url, settings, prefix, False, tmp_path)
     with client:
         auth = Keys(client).headers("acme")
         assert remaining(client.get(LIST, headers=auth)) == 9
@@ -150,9 +149,9 @@ def test_outage_fails_open_then_goes_back_to_redis(
 
 
 def test_outage_fails_closed_with_503_then_recovers(
-    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str
+    proxy: TcpProxy, redis_url: str, settings: Settings, prefix: str, tmp_path: Path
 ) -> None:
-    client, clock = app_through(proxy, redis_url, settings, prefix, fail_closed=True)
+    client, clock = app_through(proxy, redis_url, settings, prefix, True, tmp_path)
     with client:
         auth = Keys(client).headers("acme")
         assert client.get(LIST, headers=auth).status_code == 200

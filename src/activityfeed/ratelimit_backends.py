@@ -162,17 +162,28 @@ KEY_TTL = 120  # a minute's counter outlives the minute, for hosts whose clocks 
 class RedisBackend:
     """Counters in Redis, shared by every host: one script call per request.
 
-    Timeouts are short and retries off so that a dead Redis costs a request a
-    fraction of a second at most; the limiter then stops asking for a while.
-    redis-py reconnects by itself once Redis answers again.
+    Timeouts are short and retries off so that a dead Redis costs a request
+    about a second at most; the limiter then stops asking for a while. A
+    bounded pool reuses connections, so that a burst of requests does not open
+    (and wait for) one connection each. redis-py reconnects by itself once
+    Redis answers again.
     """
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "activityfeed:", timeout: float = 0.25) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "activityfeed:",
+        timeout: float = 0.5,
+        connect_timeout: float = 1.0,
+        max_connections: int = 32,
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
         self._client: Any = None
         self._script: Any = None
 
@@ -182,18 +193,21 @@ class RedisBackend:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self._client = aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=self.max_connections,
+            timeout=self.connect_timeout,  # waiting for a free connection
             socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
+            socket_connect_timeout=self.connect_timeout,
             retry=Retry(NoBackoff(), 0),
         )
+        self._client = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
         self._script = self._client.register_script(_SPEND_SCRIPT)
 
     async def close(self) -> None:
         """Close the client's connections."""
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
             self._client = None
 
     def key(self, team_id: int, minute: int) -> str:
@@ -235,9 +249,14 @@ def shared_file_path(database_url: str) -> str | None:
     return os.path.join(directory, f"activityfeed-ratelimit-{digest}")
 
 
-def build_rate_limiter(settings: Settings, clock: Clock | None = None) -> RateLimiter:
-    """The limiter that ``settings`` describe: Redis when configured, else the shared file."""
-    local: Backend = SharedFileBackend(shared_file_path(settings.database_url))
+def build_rate_limiter(
+    settings: Settings, clock: Clock | None = None, local_path: str | None = None
+) -> RateLimiter:
+    """The limiter that ``settings`` describe: Redis when configured, else the shared file.
+
+    ``local_path`` puts the shared file elsewhere than :func:`shared_file_path` says.
+    """
+    local: Backend = SharedFileBackend(local_path or shared_file_path(settings.database_url))
     backend: Backend = local
     fallback: Backend | None = None
     if settings.redis_url:
