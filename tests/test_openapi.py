@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +18,9 @@ from activityfeed.bodies import Limits
 from activityfeed.errors import Invalid
 from activityfeed.openapi import openapi_document, render_docs_html
 from activityfeed.query import ListQuery, parse_list_query
+from activityfeed.settings import Settings
 from conftest import Keys
+from sdk_support import live_server
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 JSON = "application/json"
@@ -78,7 +82,6 @@ def test_served_document_is_the_built_one_with_the_configured_limits(
     tmp_path: Any,
 ) -> None:
     from activityfeed.http.app import create_app
-    from activityfeed.settings import Settings
 
     limits = Limits(max_tags=7)
     settings = Settings(
@@ -369,7 +372,6 @@ def test_service_endpoints_answer_as_documented(client: TestClient, doc: dict[st
 
 def test_rate_limit_headers_and_429_are_as_documented(tmp_path: Any, doc: dict[str, Any]) -> None:
     from activityfeed.http.app import create_app
-    from activityfeed.settings import Settings
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", rate_limit_per_minute=1)
     with TestClient(create_app(settings)) as client:
@@ -384,3 +386,36 @@ def test_rate_limit_headers_and_429_are_as_documented(tmp_path: Any, doc: dict[s
             assert_valid(doc, resolve(doc, header)["schema"], int(response.headers[name]))
     assert second.status_code == 429
     assert_valid(doc, response_schema(doc, "/v2/activity_histories", "get", 429), second.json())
+
+
+@pytest.mark.slow
+def test_docs_page_script_renders_every_operation_and_schema_in_a_browser(
+    tmp_path: Any, doc: dict[str, Any]
+) -> None:
+    names = ("chromium", "chromium-browser", "google-chrome")
+    browser = next((path for name in names if (path := shutil.which(name))), None)
+    if browser is None:
+        pytest.skip("no headless Chromium here to run the page's script")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", rate_limit_per_minute=0)
+    with live_server(settings) as server:
+        result = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",  # tests may run as root, where the sandbox refuses to start
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"{server.url}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    dom = re.sub(r"<script>.*?</script>", "", result.stdout, flags=re.DOTALL)
+    assert '<p id="error"></p>' in dom, dom[-2000:]
+    assert dom.count('<details class="op"') == len(documented_operations(doc))
+    for name in doc["components"]["schemas"]:
+        assert f'id="schema-{name}"' in dom
+    assert "[object " not in dom and "undefined" not in dom

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -128,6 +129,7 @@ def openapi_document(limits: Limits | None = None) -> dict[str, Any]:
     }
 
 
+@cache
 def render_docs_html() -> str:
     """The HTML of ``/docs``: a self-contained page that renders ``/openapi.json``."""
     return resources.files("activityfeed.openapi").joinpath("docs_page.html").read_text("utf-8")
