@@ -85,6 +85,19 @@ def test_a_refused_cost_spends_nothing(redis_url: str, prefix: str) -> None:
     assert asyncio.run(run()) == [(True, 4), (False, 4), (True, 5), (False, 5)]
 
 
+def test_a_script_unknown_to_redis_is_loaded_again(redis_url: str, prefix: str) -> None:
+    async def run() -> tuple[bool, int]:
+        backend = RedisBackend(redis_url, prefix)
+        await backend.start()
+        backend._sha = "0" * 40  # as after a restart of Redis, which forgets scripts
+        try:
+            return await backend.spend(1, 5, 1, 5)
+        finally:
+            await backend.close()
+
+    assert asyncio.run(run()) == (True, 1)
+
+
 @pytest.fixture
 def proxy(redis_url: str) -> Iterator[TcpProxy]:
     """A proxy to the test Redis that the test can cut."""

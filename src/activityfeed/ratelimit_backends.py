@@ -185,7 +185,7 @@ class RedisBackend:
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self._client: Any = None
-        self._script: Any = None
+        self._sha = hashlib.sha1(_SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324  (Redis names scripts so)
 
     async def start(self) -> None:
         """Make the client; it connects on first use."""
@@ -202,7 +202,6 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 0),
         )
         self._client = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
-        self._script = self._client.register_script(_SPEND_SCRIPT)
 
     async def close(self) -> None:
         """Close the client's connections."""
@@ -216,14 +215,18 @@ class RedisBackend:
 
     async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
         """Check and spend in one atomic script call."""
-        from redis.exceptions import RedisError
+        from redis.exceptions import NoScriptError, RedisError
 
-        if self._script is None:
+        client = self._client
+        if client is None:
             raise BackendUnavailable("the Redis client is not started")
+        key = self.key(team_id, minute)
         try:
-            granted, used = await self._script(
-                keys=[self.key(team_id, minute)], args=[cost, limit, KEY_TTL]
-            )
+            try:
+                granted, used = await client.evalsha(self._sha, 1, key, cost, limit, KEY_TTL)
+            except NoScriptError:  # a new or restarted Redis: load it once
+                self._sha = await client.script_load(_SPEND_SCRIPT)
+                granted, used = await client.evalsha(self._sha, 1, key, cost, limit, KEY_TTL)
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return bool(granted), int(used)
