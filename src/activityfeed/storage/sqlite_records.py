@@ -1,8 +1,8 @@
 """Associated records in the SQLite store (contract, section 4).
 
 A mixin of :class:`~activityfeed.storage.sqlite.SQLiteStorage`: records live
-in ``associated_records``, keyed by ``(team_id, resource, id)`` (a WITHOUT
-ROWID table, so a batch read is one probe of the primary key per id).
+in ``associated_records``, keyed by ``(team_id, resource, id)`` through a
+unique index, so a batch read is one index probe per id.
 """
 
 from __future__ import annotations
@@ -49,35 +49,27 @@ class SQLiteRecords:
     def put_records_sync(
         conn: sqlite3.Connection, team_id: int, resource: str, items: Sequence[tuple[str, bytes]]
     ) -> BulkResult:
-        """The upsert inside an open write transaction (also used by the demo loader)."""
-        stored: dict[str, bytes] = {}
-        for chunk in _chunks([record_id for record_id, _ in items]):
-            marks = ",".join("?" * len(chunk))
-            stored.update(
-                conn.execute(
-                    "SELECT id, attributes FROM associated_records "  # noqa: S608
-                    f"WHERE team_id = ? AND resource = ? AND id IN ({marks})",
-                    [team_id, resource, *chunk],
-                ).fetchall()
-            )
+        """The upsert inside an open write transaction (also used by the demo loader).
+
+        Two set-wise passes instead of a read per record: insert the new ones,
+        then replace those whose bytes differ; the row counts tell them apart.
+        """
         now = now_us()
-        changed: list[tuple[Any, ...]] = []
-        created = unchanged = 0
-        for record_id, attributes in items:
-            before = stored.get(record_id)
-            if before is None:
-                created += 1
-            elif bytes(before) == attributes:
-                unchanged += 1
-                continue
-            changed.append((team_id, resource, record_id, attributes, now, now))
-        conn.executemany(
+        created = conn.executemany(
             "INSERT INTO associated_records (team_id, resource, id, attributes, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, resource, id) "
-            "DO UPDATE SET attributes = excluded.attributes, updated_at = excluded.updated_at",
-            changed,
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, resource, id) DO NOTHING",
+            [(team_id, resource, rid, attributes, now, now) for rid, attributes in items],
+        ).rowcount
+        updated = 0
+        if created < len(items):
+            updated = conn.executemany(
+                "UPDATE associated_records SET attributes = ?, updated_at = ? "
+                "WHERE team_id = ? AND resource = ? AND id = ? AND attributes != ?",
+                [(a, now, team_id, resource, rid, a) for rid, a in items],
+            ).rowcount
+        return BulkResult(
+            created=created, updated=updated, unchanged=len(items) - created - updated
         )
-        return BulkResult(created=created, updated=len(changed) - created, unchanged=unchanged)
 
     async def get_records(
         self, team_id: int, resource: str, ids: Sequence[str]

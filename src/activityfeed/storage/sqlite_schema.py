@@ -64,17 +64,21 @@ CREATE TABLE activity_counts (
     (
         2,
         # Associated records (contract, section 4): the local source of
-        # dynamic data, read in batches by (team, resource, ids).
+        # dynamic data, read in batches by (team, resource, ids). Rows append
+        # by rowid and the key lives in a narrow index: keys arrive in any
+        # order, and probing a small index stays in cache where a wide
+        # clustered table would not.
         """
 CREATE TABLE associated_records (
+    seq INTEGER PRIMARY KEY,
     team_id INTEGER NOT NULL REFERENCES teams (id),
     resource TEXT NOT NULL,
     id TEXT NOT NULL,
     attributes BLOB NOT NULL,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (team_id, resource, id)
-) WITHOUT ROWID
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX associated_records_key ON associated_records (team_id, resource, id)
 """,
     ),
 ]
