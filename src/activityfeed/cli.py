@@ -226,19 +226,35 @@ def teams_set_limit(
 @database_option
 @click.option("--activities", default=200_000, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option(
+    "--teams",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 12),
+    help="How many teams; the first (acme) gets most of the activities.",
+)
 @click.option("--serve", "then_serve", is_flag=True, help="Start the service afterwards.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(
-    database_url: str | None, activities: int, seed: int, then_serve: bool, host: str, port: int
+    database_url: str | None,
+    activities: int,
+    seed: int,
+    teams: int,
+    then_serve: bool,
+    host: str,
+    port: int,
 ) -> None:
-    """Fill the store with realistic, deterministic demo data and print a key."""
+    """Fill the store with realistic, deterministic demo data and print a key.
+
+    Rerunning with the same options changes nothing.
+    """
     from activityfeed.demo import load_demo
 
     settings = settings_for(database_url)
 
     async def work(store: Storage) -> Any:
-        return await load_demo(store, activities=activities, seed=seed)
+        return await load_demo(store, activities=activities, seed=seed, teams=teams, progress=True)
 
     report = with_store(settings.database_url, work)
     key = with_store(settings.database_url, lambda store: new_key(store, report.main_team, SCOPES))

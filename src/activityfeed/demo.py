@@ -1,25 +1,177 @@
-"""Deterministic demo data (placeholder until the demo generator lands)."""
+"""``activityfeed demo``: load realistic, deterministic demo data through the bulk path.
+
+The world of each team (:mod:`activityfeed.demo_world`) and what happens in it
+(:mod:`activityfeed.demo_stream`) are pure functions of the seed, the number
+of activities and the number of teams, and every activity has a fixed id: a
+second run with the same arguments upserts the same activities and reports
+them all unchanged.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
+from typing import Any
 
-from activityfeed.storage import Storage
+from activityfeed.demo_stream import References, activity_stream
+from activityfeed.demo_world import World, build_world, team_shares
+from activityfeed.storage import BulkResult, Storage
+
+BATCH_SIZE = 10_000  # the bulk endpoint's limit, and the store's sweet spot
+
+
+@dataclass(frozen=True)
+class TeamReport:
+    """What the demo loaded into one team, and the records its activities refer to."""
+
+    world: World
+    references: References
+    created: int
+    updated: int
+    unchanged: int
+
+    @property
+    def name(self) -> str:
+        """The team's name."""
+        return self.world.name
+
+    @property
+    def activities(self) -> int:
+        """How many activities the team has in the demo."""
+        return self.world.activities
 
 
 @dataclass(frozen=True)
 class DemoReport:
-    """What the demo loaded."""
+    """What the demo loaded, team by team, and how fast."""
 
     main_team: str
     activities: int
+    teams: tuple[TeamReport, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def created(self) -> int:
+        """Activities created by this run."""
+        return sum(team.created for team in self.teams)
+
+    @property
+    def updated(self) -> int:
+        """Activities this run changed."""
+        return sum(team.updated for team in self.teams)
+
+    @property
+    def unchanged(self) -> int:
+        """Activities already stored exactly as the demo has them."""
+        return sum(team.unchanged for team in self.teams)
+
+    @property
+    def rate(self) -> float:
+        """Activities per second, over the whole load."""
+        return self.activities / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
         """One line for the terminal."""
-        return f"loaded {self.activities} activities"
+        return (
+            f"loaded {self.activities:,} activities into {len(self.teams)} teams "
+            f"in {self.seconds:.1f} s ({self.rate:,.0f} activities/s): "
+            f"{self.created:,} created, {self.updated:,} updated, "
+            f"{self.unchanged:,} unchanged"
+        )
 
 
-async def load_demo(store: Storage, activities: int, seed: int) -> DemoReport:
-    """Load the demo data set."""
-    await store.ensure_team("acme")
-    return DemoReport("acme", 0)
+class _Progress:
+    """A Rich progress bar on stderr, with the load rate; nothing when hidden."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        self.started = time.perf_counter()
+        self.done = 0
+        self._bar: Any = None
+        if show:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]demo[/] {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self._task = self._bar.add_task("activities", total=total, rate="")
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the load started."""
+        return time.perf_counter() - self.started
+
+    def advance(self, count: int, team: str) -> None:
+        """Count ``count`` more activities as stored."""
+        self.done += count
+        if self._bar is not None:
+            rate = self.done / self.elapsed if self.elapsed > 0 else 0.0
+            self._bar.update(
+                self._task, completed=self.done, description=team, rate=f"{rate:>9,.0f}/s"
+            )
+
+
+async def load_demo(
+    store: Storage,
+    activities: int,
+    seed: int,
+    teams: int = 4,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> DemoReport:
+    """Load the demo: ``activities`` spread over ``teams`` teams, seeded by ``seed``.
+
+    Batches go through the store's bulk upsert; while one batch is being
+    written, the next is generated. ``progress`` shows a Rich progress bar
+    on stderr.
+    """
+    shares = team_shares(activities, teams)
+    reports: list[TeamReport] = []
+    with _Progress(activities, progress) as bar:
+        for index, share in enumerate(shares):
+            world = build_world(seed, index, share)
+            team = await store.ensure_team(world.name)
+            references = References()
+            totals = [0, 0, 0]
+            pending: asyncio.Future[BulkResult] | None = None
+            for batch in activity_stream(world, seed, references, batch_size):
+                if pending is not None:
+                    _add(totals, await pending)
+                    bar.advance(batch_size, world.name)
+                pending = asyncio.ensure_future(store.upsert_activities(team.id, batch))
+            if pending is not None:
+                result = await pending
+                _add(totals, result)
+                bar.advance(result.created + result.updated + result.unchanged, world.name)
+            reports.append(TeamReport(world, references, *totals))
+        seconds = bar.elapsed
+    return DemoReport(reports[0].name if reports else "acme", activities, tuple(reports), seconds)
+
+
+def _add(totals: list[int], result: BulkResult) -> None:
+    totals[0] += result.created
+    totals[1] += result.updated
+    totals[2] += result.unchanged
