@@ -228,9 +228,15 @@ def test_every_documented_query_parameter_is_read_by_the_parser(doc: dict[str, A
         "resource_type",
         "resource_id",
         "ids",
-        "id",
         "user_guid",
     }
+
+
+def test_list_parameters_keep_distinct_names_in_generated_clients(doc: dict[str, Any]) -> None:
+    # Generators turn names into identifiers roughly so; two alike and the operation is lost.
+    params = [resolve(doc, p)["name"] for p in doc["components"]["parameters"].values()]
+    identifiers = [re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") for name in params]
+    assert len(identifiers) == len(set(identifiers)), sorted(identifiers)
 
 
 def test_documented_integer_bounds_are_the_parsers(doc: dict[str, Any]) -> None:

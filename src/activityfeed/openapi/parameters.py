@@ -1,9 +1,12 @@
-"""The list endpoint's query parameters, in every form a client sends them.
+"""The list endpoint's query parameters, as named parameters a generated client can send.
 
-Each form is a named parameter: the plain name (one value, a repeated key or
-a comma list), the Rails bracket array (``type[]``), the object form of
-``type`` (``type[person][]``) and the operator keys of timestamps
-(``occurred_at[gt]``), so that any generated client can send any of them.
+Arrays are documented in the Rails bracket form (``type[]``), the object form
+of ``type`` as one parameter per resource type (``type[person][]``) and the
+timestamp operators as their full keys (``occurred_at[gt]``). The other forms
+the service reads (one value, a repeated key, a comma list, the ``id`` alias)
+are told in the descriptions rather than declared: declaring ``type`` beside
+``type[]`` gives two parameters that generators name alike (``type_``), and
+some then drop the whole operation.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ _ARRAY_PARAMETERS: tuple[tuple[str, Schema, str], ...] = (
         {"type": ["integer", "string"]},
         "Resource ids, compared as strings; requires `resource_type` (else 422).",
     ),
-    ("ids", {"type": "string"}, "Activity ids (`{type}-{id}`)."),
-    ("id", {"type": "string"}, "Alias of `ids`; echoed under `ids`."),
+    ("ids", {"type": "string"}, "Activity ids (`{type}-{id}`); `id` is an alias."),
     ("user_guid", {"type": "string"}, "User GUIDs."),
 )
 
@@ -35,25 +37,15 @@ def _query(name: str, schema: Schema, description: str, **extra: Any) -> Schema:
     return {"name": name, "in": "query", "description": description, "schema": schema, **extra}
 
 
-def _array_forms(name: str, item: Schema, meaning: str) -> dict[str, Schema]:
-    array = {"type": "array", "items": item}
-    return {
-        name: _query(
-            name,
-            array,
-            f"{meaning} One value, a repeated key (`{name}=a&{name}=b`) or a comma list "
-            f"(`{name}=a,b`).",
-            style="form",
-            explode=True,
-        ),
-        f"{name}_brackets": _query(
-            f"{name}[]",
-            array,
-            f"{meaning} The bracket array form: `{name}[]=a&{name}[]=b`.",
-            style="form",
-            explode=True,
-        ),
-    }
+def _array(name: str, item: Schema, meaning: str) -> Schema:
+    return _query(
+        f"{name}[]",
+        {"type": "array", "items": item},
+        f"{meaning} Sent as `{name}[]=a&{name}[]=b`; the service also reads one value "
+        f"(`{name}=a`), a repeated key (`{name}=a&{name}=b`) and a comma list (`{name}=a,b`).",
+        style="form",
+        explode=True,
+    )
 
 
 def list_parameters() -> dict[str, Schema]:
@@ -101,7 +93,7 @@ def list_parameters() -> dict[str, Schema]:
         ),
     }
     for name, item, meaning in _ARRAY_PARAMETERS:
-        params.update(_array_forms(name, item, meaning))
+        params[name] = _array(name, item, meaning)
     for resource_type in RESOURCE_TYPES:
         params[f"type_{resource_type}"] = _query(
             f"type[{resource_type}][]",
