@@ -308,3 +308,17 @@ def test_a_missing_file_and_bad_variables_are_clear_errors(tmp_path: Path) -> No
         load_registry(None, [("EMAIL_URL", "not-a-url")])
     with pytest.raises(RecordsConfigError, match="no remote URL"):
         load_registry(None, [("EMAIL_AUTHORIZATION", "Bearer k")])
+
+
+def test_serve_refuses_to_start_with_a_bad_records_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from activityfeed.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
+        env={"ACTIVITYFEED_RECORDS_EMAIL_URL": "nope"},
+    )
+    assert result.exit_code == 1
+    assert "ACTIVITYFEED_RECORDS_EMAIL_URL: url must be an http:// or https:// URL" in result.output

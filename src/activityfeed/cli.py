@@ -105,6 +105,12 @@ def run_server(settings: Settings, host: str, port: int, workers: int, log_level
     import uvicorn
 
     with_store(settings.database_url, lambda store: asyncio.sleep(0))  # migrate once, up front
+    from activityfeed.records import RecordsConfigError, load_registry
+
+    try:  # a bad records config stops here with its message, not in every worker
+        load_registry(settings.records_config, settings.records_env)
+    except RecordsConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     # Workers are separate processes that build the app from the environment.
     os.environ["ACTIVITYFEED_DATABASE_URL"] = settings.database_url
     os.environ.update(rate_limit_env(settings))
