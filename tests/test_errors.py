@@ -668,6 +668,17 @@ def test_ndjson_bulk_creates_in_line_order(client: TestClient, auth: dict[str, s
     assert again.json() == {"data": {"created": 0, "updated": 0, "unchanged": 3}}
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/x-ndjson; charset=utf-8", "Application/X-NDJSON"]
+)
+def test_ndjson_content_type_is_matched_as_a_media_type(
+    client: TestClient, auth: dict[str, str], content_type: str
+) -> None:
+    payload = b"\n".join(orjson.dumps(body(id=f"call-{i}")) for i in range(2))
+    response = client.post(BULK, content=payload, headers={**auth, "Content-Type": content_type})
+    assert response.json() == {"data": {"created": 2, "updated": 0, "unchanged": 0}}
+
+
 def test_ndjson_bulk_with_an_invalid_item_changes_nothing(
     client: TestClient, auth: dict[str, str]
 ) -> None:

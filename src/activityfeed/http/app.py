@@ -65,7 +65,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def _json_body(request: Request) -> Any:
     body = await read_body(request, _service(request).limits.max_body_bytes)
-    if request.headers.get("content-type", "").startswith("application/x-ndjson"):
+    # Media types are case-insensitive (RFC 9110, 8.3.1).
+    if request.headers.get("content-type", "").lower().startswith("application/x-ndjson"):
         return decode_ndjson(body)
     return decode_json(body)
 
