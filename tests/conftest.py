@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+import pg_support
 from activityfeed.cli import new_key
 from activityfeed.client import Client
 from activityfeed.http.app import create_app
@@ -30,10 +31,32 @@ def need_service(name: str, reason: str) -> None:
     pytest.skip(f"{name} unavailable: {reason}")
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store of each backend."""
-    yield f"sqlite:///{tmp_path / 'activityfeed.db'}"
+    """A fresh, empty store of each backend (PostgreSQL: a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'activityfeed.db'}"
+        return
+    yield from postgres_store()
+
+
+def postgres_store() -> Iterator[str]:
+    """A URL of a fresh PostgreSQL schema; skips (fails in CI) without the server."""
+    url = pg_support.base_url()
+    if url is None:
+        need_service("PostgreSQL", f"{pg_support.ENV} is not set")
+    assert url is not None
+    reason = pg_support.unreachable_reason(url)
+    if reason is not None:
+        need_service("PostgreSQL", reason)
+    with pg_support.pooled_schema(url) as schema_url:
+        yield schema_url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL store only, for tests of the PostgreSQL store itself."""
+    yield from postgres_store()
 
 
 @pytest.fixture

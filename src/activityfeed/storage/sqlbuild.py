@@ -16,16 +16,35 @@ _MAX_OFFSET = 2**63 - 1
 
 
 class Where:
-    """A conjunction of conditions with its parameters."""
+    """A conjunction of conditions with its parameters.
 
-    def __init__(self, placeholder: str) -> None:
+    ``placeholder`` is the driver's mark for a parameter: ``?`` (sqlite3) is
+    repeated as it is; ``$`` (asyncpg, PostgreSQL's own style) is numbered
+    ``$1, $2, ...``, from ``start + 1``, and a list of values becomes one
+    array parameter (``= ANY($n)``), so that the statement text does not
+    depend on the list's length and stays in the prepared statement cache.
+    """
+
+    def __init__(self, placeholder: str, start: int = 0) -> None:
         self.placeholder = placeholder
+        self.start = start
         self.parts: list[str] = []
         self.params: list[Any] = []
 
+    @property
+    def numbered(self) -> bool:
+        """Whether placeholders are PostgreSQL's ``$n``."""
+        return self.placeholder == "$"
+
+    def mark(self, offset: int = 0) -> str:
+        """The placeholder of the next parameter (plus ``offset``)."""
+        if self.numbered:
+            return f"${self.start + len(self.params) + offset + 1}"
+        return self.placeholder
+
     def add(self, condition: str, *params: Any) -> None:
         """Add ``condition``, whose ``{}`` are replaced by placeholders."""
-        self.parts.append(condition.format(*([self.placeholder] * len(params))))
+        self.parts.append(condition.format(*(self.mark(i) for i in range(len(params)))))
         self.params.extend(params)
 
     def add_in(self, column: str, values: tuple[str, ...]) -> None:
@@ -33,6 +52,8 @@ class Where:
         distinct = list(dict.fromkeys(values))
         if len(distinct) == 1:
             self.add(f"{column} = {{}}", distinct[0])
+        elif self.numbered:
+            self.add(f"{column} = ANY({{}})", distinct)
         else:
             marks = ", ".join([self.placeholder] * len(distinct))
             self.parts.append(f"{column} IN ({marks})")
@@ -47,7 +68,7 @@ class Where:
         """The object form of ``type``: any of (resource type, one of its types)."""
         alternatives = []
         for resource_type, types in type_map:
-            inner = Where(self.placeholder)
+            inner = Where(self.placeholder, self.start + len(self.params))
             inner.add("resource_type = {}", resource_type)
             inner.add_in("type", types)
             alternatives.append(f"({inner.sql})")

@@ -1,0 +1,340 @@
+"""The production store: PostgreSQL through asyncpg and its connection pool.
+
+asyncpg was chosen over psycopg 3 by ``bench/pg_driver.py`` (figures in
+``docs/benchmarks.md``): on the list endpoint's query it serves about 1.5 times
+the pages per second, with prepared statements cached per connection.
+
+The URL is a libpq one, ``postgresql://user@host:port/dbname``; its query may
+carry ``options=-csearch_path%3Dmy_schema`` (any libpq ``options``, sent in the
+startup packet), ``connect_timeout`` in seconds (default 3) and ``pool_size``
+(connections per process, default 10). While the server is unreachable every
+call fails fast with :class:`StorageUnavailable` (a 503): the pool connects
+lazily, so a refused connection is an immediate error and a silent network
+at most ``connect_timeout``; once the server is back the pool reconnects on
+the next request, without a restart.
+
+Writes are in ``postgres_writes.py``, associated records in
+``postgres_records.py``, the schema in ``postgres_schema.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from activityfeed.model import ApiKey, Team
+from activityfeed.query import COUNT_LIMIT, ListQuery
+from activityfeed.storage.base import ListResult, Row, StorageUnavailable
+from activityfeed.storage.postgres_records import PostgresRecords
+from activityfeed.storage.postgres_schema import MIGRATIONS
+from activityfeed.storage.postgres_writes import PostgresWrites
+from activityfeed.storage.sqlbuild import (
+    counted_pairs,
+    counts_table_applies,
+    order_by,
+    where_for,
+    window,
+)
+from activityfeed.timestamps import now_us
+
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_POOL_SIZE = 10
+
+# Errors that mean "the database is not there right now", not "the query is wrong".
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+_KEY_COLUMNS = (
+    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
+)
+_TEAM_COLUMNS = "id, name, rate_limit, created_at"
+
+
+def _key(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(
+        id=row[0],
+        team_id=row[1],
+        team_name=row[2],
+        prefix=row[3],
+        scopes=tuple(row[4].split(",")) if row[4] else (),
+        created_at=row[5],
+        revoked_at=row[6],
+        rate_limit=row[7],
+    )
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without this module's own parameters, and those parameters."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    own: dict[str, str] = {}
+    for name in ("connect_timeout", "pool_size"):
+        if name in query:
+            own[name] = query.pop(name)
+    return urlunsplit(parts._replace(query=urlencode(query))), own
+
+
+class PostgresStorage(PostgresWrites, PostgresRecords):
+    """The :class:`~activityfeed.storage.base.Storage` on a PostgreSQL database."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._open_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStorage:
+        """The store for a ``postgresql:`` URL."""
+        dsn, own = split_url(url)
+        try:
+            timeout = float(own.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+            pool_size = int(own.get("pool_size", DEFAULT_POOL_SIZE))
+        except ValueError:
+            raise ValueError("connect_timeout and pool_size must be numbers") from None
+        if timeout <= 0 or pool_size < 1:
+            raise ValueError("connect_timeout must be positive and pool_size at least 1")
+        return cls(dsn, connect_timeout=timeout, pool_size=pool_size)
+
+    # Connections.
+
+    async def open(self) -> None:
+        """Create the pool and apply pending migrations."""
+        async with self._open_lock:
+            if self._pool is not None:
+                return
+            try:
+                pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=1,
+                    max_size=self.pool_size,
+                    timeout=self.connect_timeout,
+                    # Idle connections are closed after a while, so that a
+                    # quiet process does not hold the server's slots.
+                    max_inactive_connection_lifetime=60.0,
+                )
+            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+                raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+            try:
+                async with pool.acquire() as conn:
+                    await self.migrate(conn)
+            except BaseException:
+                await pool.close()
+                raise
+            self._pool = pool
+
+    @staticmethod
+    async def migrate(conn: asyncpg.Connection) -> None:
+        """Apply every migration not yet applied, in one transaction.
+
+        An advisory lock keyed by the schema serialises processes that start
+        at once; each then sees what the others applied.
+        """
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('activityfeed:' || "
+                "coalesce(current_schema(), '')))"
+            )
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version integer PRIMARY KEY, applied_at bigint NOT NULL)"
+            )
+            done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, script in MIGRATIONS:
+                if version in done:
+                    continue
+                await conn.execute(script)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    version,
+                    now_us(),
+                )
+
+    async def close(self) -> None:
+        """Close the pool."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5.0)
+            except (*UNAVAILABLE, asyncpg.PostgresError):
+                pool.terminate()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; a lost or unreachable server is :class:`StorageUnavailable`."""
+        if self._pool is None:
+            raise StorageUnavailable("the store is not open")
+        try:
+            async with self._pool.acquire(timeout=self.connect_timeout + 2.0) as conn:
+                yield conn
+        except UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a READ COMMITTED transaction."""
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """Rows of one read."""
+        async with self.connection() as conn:
+            result: list[Any] = await conn.fetch(sql, *args)
+            return result
+
+    async def ping(self) -> None:
+        """A trivial query, bounded by the connect timeout."""
+        async with self.connection() as conn:
+            await conn.fetchval("SELECT 1", timeout=self.connect_timeout)
+
+    # Teams and keys.
+
+    async def ensure_team(self, name: str) -> Team:
+        """The team called ``name``, created (with its clock) when missing."""
+        async with self.transaction() as conn:
+            sql = f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = $1"  # noqa: S608
+            row = await conn.fetchrow(sql, name)
+            if row is None:
+                insert = (
+                    "INSERT INTO teams (name, created_at) VALUES ($1, $2) "  # noqa: S608
+                    "ON CONFLICT (name) DO UPDATE SET name = excluded.name "
+                    f"RETURNING {_TEAM_COLUMNS}"
+                )
+                row = await conn.fetchrow(insert, name, now_us())
+                await conn.execute(
+                    "INSERT INTO team_clocks (team_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    row[0],
+                )
+        return Team(*row)
+
+    async def get_team(self, name: str) -> Team | None:
+        """The team called ``name``, if any."""
+        rows = await self.fetch(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = $1", name)  # noqa: S608
+        return Team(*rows[0]) if rows else None
+
+    async def list_teams(self) -> list[Team]:
+        """Every team, by name."""
+        rows = await self.fetch(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY name")  # noqa: S608
+        return [Team(*row) for row in rows]
+
+    async def set_team_rate_limit(self, name: str, limit: int | None) -> bool:
+        """Set one team's budget per minute."""
+        async with self.connection() as conn:
+            status = await conn.execute(
+                "UPDATE teams SET rate_limit = $1 WHERE name = $2", limit, name
+            )
+        return bool(status != "UPDATE 0")
+
+    async def add_key(
+        self, team_id: int, key_hash: str, prefix: str, scopes: tuple[str, ...]
+    ) -> ApiKey:
+        """Store a new key by its hash."""
+        async with self.transaction() as conn:
+            key_id = await conn.fetchval(
+                "INSERT INTO api_keys (team_id, key_hash, prefix, scopes, created_at) "
+                "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                team_id,
+                key_hash,
+                prefix,
+                ",".join(scopes),
+                now_us(),
+            )
+            row = await conn.fetchrow(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                "WHERE k.id = $1",
+                key_id,
+            )
+        return _key(row)
+
+    async def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, with its team."""
+        rows = await self.fetch(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+            "WHERE k.key_hash = $1",
+            key_hash,
+        )
+        return _key(rows[0]) if rows else None
+
+    async def list_keys(self, team: str | None = None) -> list[ApiKey]:
+        """Keys, optionally of one team."""
+        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
+        if team is None:
+            rows = await self.fetch(sql + " ORDER BY k.id")
+        else:
+            rows = await self.fetch(sql + " WHERE t.name = $1 ORDER BY k.id", team)
+        return [_key(row) for row in rows]
+
+    async def revoke_key(self, prefix: str) -> int:
+        """Revoke the live keys whose prefix is ``prefix``."""
+        async with self.connection() as conn:
+            status: str = await conn.execute(
+                "UPDATE api_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
+                now_us(),
+                prefix,
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+    # Activities: reads.
+
+    async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
+        """One page, one row of look-ahead, and the count when asked for."""
+        where = where_for(team_id, query, "$")
+        n = len(where.params)
+        sql = (
+            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
+            f"ORDER BY {order_by(query)} LIMIT ${n + 1} OFFSET ${n + 2}"
+        )
+        async with self.connection() as conn:
+            rows = await conn.fetch(sql, *where.params, *window(query))
+            total = await self._count(conn, team_id, query) if query.include_counts else None
+        has_more = len(rows) > query.per_page
+        return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
+
+    @staticmethod
+    async def _count(conn: asyncpg.Connection, team_id: int, query: ListQuery) -> int:
+        if counts_table_applies(query):
+            pairs = counted_pairs(query, "$")
+            pairs.add("team_id = {}", team_id)
+            total = await conn.fetchval(
+                f"SELECT coalesce(sum(n), 0) FROM activity_counts WHERE {pairs.sql}",  # noqa: S608
+                *pairs.params,
+            )
+        else:
+            where = where_for(team_id, query, "$")
+            inner = f"SELECT 1 FROM activities WHERE {where.sql}"  # noqa: S608
+            if query.limit_counts:
+                inner += f" LIMIT {COUNT_LIMIT}"
+            total = await conn.fetchval(f"SELECT count(*) FROM ({inner}) AS page", *where.params)  # noqa: S608
+        return min(int(total), COUNT_LIMIT) if query.limit_counts else int(total)
+
+    async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
+        """One activity by id."""
+        rows = await self.fetch(
+            "SELECT doc, refs FROM activities WHERE team_id = $1 AND id = $2",
+            team_id,
+            activity_id,
+        )
+        return Row(rows[0][0], rows[0][1]) if rows else None
+
+    async def explain(self, sql: str, *args: Any) -> str:
+        """The plan of a query, as text (for tests and operators)."""
+        rows = await self.fetch("EXPLAIN " + sql, *args)
+        return "\n".join(row[0] for row in rows)

@@ -1,0 +1,139 @@
+"""Associated records in the PostgreSQL store (contract, section 4).
+
+A mixin of :class:`~activityfeed.storage.postgres.PostgresStorage`: records
+live in ``associated_records``, keyed by ``(team_id, resource, id)``; a batch
+read is one query with the ids as one array parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import asyncpg
+
+from activityfeed.storage.base import BulkResult, StoredRecord
+from activityfeed.timestamps import now_us
+
+_COLUMNS = "resource, id, attributes, created_at, updated_at"
+
+
+class PostgresRecords:
+    """The record methods of the :class:`~activityfeed.storage.base.Storage` protocol."""
+
+    # Provided by PostgresStorage.
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        raise NotImplementedError
+
+    async def put_records(
+        self, team_id: int, resource: str, items: Sequence[tuple[str, bytes]]
+    ) -> BulkResult:
+        """Create or replace records by id in one transaction; equal ones are left alone."""
+        async with self.transaction() as conn:
+            return await self.put_records_in(conn, team_id, resource, items)
+
+    @staticmethod
+    async def put_records_in(
+        conn: asyncpg.Connection,
+        team_id: int,
+        resource: str,
+        items: Sequence[tuple[str, bytes]],
+    ) -> BulkResult:
+        """The upsert inside an open transaction.
+
+        The stored rows are read ``FOR UPDATE`` so that the created / updated /
+        unchanged counts are exact under concurrent writers of the same ids.
+        """
+        ids = [record_id for record_id, _ in items]
+        rows = await conn.fetch(
+            "SELECT id, attributes FROM associated_records "
+            "WHERE team_id = $1 AND resource = $2 AND id = ANY($3::text[]) "
+            "ORDER BY id FOR UPDATE",
+            team_id,
+            resource,
+            ids,
+        )
+        stored = {row[0]: bytes(row[1]) for row in rows}
+        now = now_us()
+        changed: list[tuple[Any, ...]] = []
+        created = unchanged = 0
+        for record_id, attributes in items:
+            before = stored.get(record_id)
+            if before is None:
+                created += 1
+            elif before == attributes:
+                unchanged += 1
+                continue
+            changed.append((team_id, resource, record_id, attributes, now, now))
+        if changed:
+            await conn.executemany(
+                "INSERT INTO associated_records (team_id, resource, id, attributes, "
+                "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (team_id, resource, id) DO UPDATE "
+                "SET attributes = excluded.attributes, updated_at = excluded.updated_at",
+                changed,
+            )
+        return BulkResult(created=created, updated=len(changed) - created, unchanged=unchanged)
+
+    async def get_records(
+        self, team_id: int, resource: str, ids: Sequence[str]
+    ) -> dict[str, bytes]:
+        """The attributes of the records found among ``ids``, in one query."""
+        if not ids:
+            return {}
+        rows = await self.fetch(
+            "SELECT id, attributes FROM associated_records "
+            "WHERE team_id = $1 AND resource = $2 AND id = ANY($3::text[])",
+            team_id,
+            resource,
+            list(ids),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def get_record(self, team_id: int, resource: str, record_id: str) -> StoredRecord | None:
+        """One record, with its timestamps."""
+        rows = await self.fetch(
+            f"SELECT {_COLUMNS} FROM associated_records "  # noqa: S608
+            "WHERE team_id = $1 AND resource = $2 AND id = $3",
+            team_id,
+            resource,
+            record_id,
+        )
+        return StoredRecord(*rows[0]) if rows else None
+
+    async def delete_record(self, team_id: int, resource: str, record_id: str) -> bool:
+        """Delete one record."""
+        async with self.transaction() as conn:
+            status: str = await conn.execute(
+                "DELETE FROM associated_records WHERE team_id = $1 AND resource = $2 AND id = $3",
+                team_id,
+                resource,
+                record_id,
+            )
+        return status != "DELETE 0"
+
+    async def scan_records(
+        self, team_id: int, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredRecord]:
+        """Records of a team in key order, after ``after``: for export and copy."""
+        if after is None:
+            rows = await self.fetch(
+                f"SELECT {_COLUMNS} FROM associated_records WHERE team_id = $1 "  # noqa: S608
+                "ORDER BY resource, id LIMIT $2",
+                team_id,
+                limit,
+            )
+        else:
+            rows = await self.fetch(
+                f"SELECT {_COLUMNS} FROM associated_records WHERE team_id = $1 "  # noqa: S608
+                "AND (resource, id) > ($2, $3) ORDER BY resource, id LIMIT $4",
+                team_id,
+                after[0],
+                after[1],
+                limit,
+            )
+        return [StoredRecord(*row) for row in rows]

@@ -1,0 +1,245 @@
+"""Writing activities to PostgreSQL: one transaction per call, the team's clock locked.
+
+Why ``updated_at`` is unique within a team and grows in commit order, under
+READ COMMITTED and any number of writer processes (contract, section 2):
+
+1. Every write transaction of a team first locks the team's row of
+   ``team_clocks`` (an ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``,
+   which takes the row lock and returns the *latest committed* clock even
+   when it had to wait: PostgreSQL re-reads the row after the lock is
+   granted, whatever the statement's snapshot). The lock is held to commit.
+2. Under that lock the transaction hands out ``updated_at`` values above the
+   clock (:class:`~activityfeed.storage.writes.Clock`), stores the last one
+   back and commits. The next writer of the team gets the lock only after
+   that commit, so it reads the new clock and goes strictly above it: values
+   are unique, and they grow in the order in which the transactions commit.
+3. PostgreSQL makes a transaction visible (removes it from the proc array)
+   before it releases its locks. So once a reader sees an activity stamped
+   ``T``, every transaction of that team that stamped something below ``T``
+   is already visible to any later statement: polling with
+   ``updated_at[gt]=<largest seen>`` neither misses nor repeats a row.
+
+``seq`` (the order of first storage) is drawn under the same lock, so it
+too grows in commit order within a team. Deletes take the lock as well,
+which keeps every team's writes strictly serial (no deadlocks between the
+activity rows and the counters).
+
+Large inserts go through ``COPY`` (binary): a bulk upsert of new ids, the
+demo loader and ``activityfeed copy`` all take that path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import asyncpg
+
+from activityfeed.model import Activity, ActivityChanges, ActivityInput
+from activityfeed.storage import writes
+from activityfeed.storage.base import BulkResult, DuplicateId, Row
+from activityfeed.timestamps import now_us
+
+COPY_THRESHOLD = 64  # rows from which COPY beats a prepared INSERT run
+INSERT_COLUMN_LIST = [name.strip() for name in writes.INSERT_COLUMNS.split(",")]
+_INSERT = (
+    f"INSERT INTO activities ({writes.INSERT_COLUMNS}) "  # noqa: S608
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+
+
+async def lock_clock(conn: asyncpg.Connection, team_id: int) -> writes.Clock:
+    """Lock the team's clock row until commit and return its clock (see the module)."""
+    last = await conn.fetchval(
+        "INSERT INTO team_clocks (team_id, clock) VALUES ($1, 0) "
+        "ON CONFLICT (team_id) DO UPDATE SET clock = team_clocks.clock RETURNING clock",
+        team_id,
+    )
+    return writes.Clock(int(last), now_us())
+
+
+async def save_clock(conn: asyncpg.Connection, team_id: int, clock: writes.Clock) -> None:
+    """Store the last ``updated_at`` handed out."""
+    await conn.execute("UPDATE team_clocks SET clock = $2 WHERE team_id = $1", team_id, clock.value)
+
+
+async def next_seqs(conn: asyncpg.Connection, count: int) -> list[int]:
+    """``count`` fresh values of the store-wide ``seq``, increasing."""
+    if count == 0:
+        return []
+    rows = await conn.fetch(
+        "SELECT nextval('activities_seq') FROM generate_series(1, $1::integer)", count
+    )
+    return sorted(row[0] for row in rows)
+
+
+async def insert_rows(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows of :data:`writes.INSERT_COLUMNS`: COPY when there are many."""
+    if len(rows) >= COPY_THRESHOLD:
+        await conn.copy_records_to_table("activities", records=rows, columns=INSERT_COLUMN_LIST)
+    elif rows:
+        await conn.executemany(_INSERT, rows)
+
+
+async def add_counts(
+    conn: asyncpg.Connection, team_id: int, deltas: dict[tuple[str, str], int]
+) -> None:
+    """Apply changes to the per-(type, resource type) counters, in a fixed order."""
+    keys = sorted(key for key, n in deltas.items() if n)
+    if not keys:
+        return
+    await conn.execute(
+        "INSERT INTO activity_counts (team_id, type, resource_type, n) "
+        "SELECT $1, t, r, n FROM unnest($2::text[], $3::text[], $4::bigint[]) AS d (t, r, n) "
+        "ON CONFLICT (team_id, type, resource_type) "
+        "DO UPDATE SET n = activity_counts.n + excluded.n",
+        team_id,
+        [t for t, _ in keys],
+        [r for _, r in keys],
+        [deltas[key] for key in keys],
+    )
+
+
+class PostgresWrites:
+    """The activity write methods of :class:`~activityfeed.storage.postgres.PostgresStorage`."""
+
+    # Provided by PostgresStorage.
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        raise NotImplementedError
+
+    @staticmethod
+    async def _existing(
+        conn: asyncpg.Connection, team_id: int, ids: list[str]
+    ) -> dict[str, tuple[int, Activity]]:
+        found: dict[str, tuple[int, Activity]] = {}
+        if not ids:
+            return found
+        rows = await conn.fetch(
+            f"SELECT {writes.ACTIVITY_COLUMNS} FROM activities "  # noqa: S608
+            "WHERE team_id = $1 AND id = ANY($2::text[])",
+            team_id,
+            ids,
+        )
+        for row in rows:
+            seq, activity = writes.activity_from_row(row)
+            found[activity.id] = (seq, activity)
+        return found
+
+    @staticmethod
+    async def _id_taken(conn: asyncpg.Connection, team_id: int, activity_id: str) -> bool:
+        found = await conn.fetchval(
+            "SELECT 1 FROM activities WHERE team_id = $1 AND id = $2", team_id, activity_id
+        )
+        return found is not None
+
+    @staticmethod
+    async def _replace(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        await conn.executemany(
+            "UPDATE activities SET resource_type = $3, resource_id = $4, user_guid = $5, "
+            "occurred_at = $6, updated_at = $7, pinned_at = $8, refs = $9, doc = $10 "
+            "WHERE team_id = $1 AND seq = $2",
+            [(r[0], r[1], *r[4:7], r[7], *r[9:13]) for r in rows],
+        )
+
+    async def create_activity(self, team_id: int, item: ActivityInput) -> Row:
+        """Store a new activity; :class:`DuplicateId` when its id is taken."""
+        async with self.transaction() as conn:
+            clock = await lock_clock(conn, team_id)
+            (seq,) = await next_seqs(conn, 1)
+            if item.id is not None:
+                activity_id = item.id
+                # Race-free: every writer of the team holds the clock lock.
+                if await self._id_taken(conn, team_id, activity_id):
+                    raise DuplicateId(activity_id)
+            else:
+                activity_id = writes.auto_id(item.type, seq)
+                suffix = seq
+                while await self._id_taken(conn, team_id, activity_id):
+                    suffix += 1
+                    activity_id = writes.auto_id(item.type, suffix)
+            activity = writes.new_activity(item, activity_id, clock.tick())
+            values = writes.stored_columns(team_id, seq, activity)
+            await insert_rows(conn, [values])
+            await save_clock(conn, team_id, clock)
+            await add_counts(conn, team_id, {(activity.type, activity.resource_type): 1})
+        return Row(values[-1], values[-2])
+
+    async def update_activity(
+        self, team_id: int, activity_id: str, changes: ActivityChanges
+    ) -> Row | None:
+        """Apply an update body and bump ``updated_at``; ``None`` when unknown."""
+        async with self.transaction() as conn:
+            clock = await lock_clock(conn, team_id)
+            found = (await self._existing(conn, team_id, [activity_id])).get(activity_id)
+            if found is None:
+                return None
+            seq, stored = found
+            activity = writes.changed(stored, changes, clock.tick())
+            values = writes.stored_columns(team_id, seq, activity)
+            await self._replace(conn, [values])
+            await save_clock(conn, team_id, clock)
+        return Row(values[-1], values[-2])
+
+    async def delete_activity(self, team_id: int, activity_id: str) -> bool:
+        """Delete an activity; ``False`` when unknown."""
+        async with self.transaction() as conn:
+            await lock_clock(conn, team_id)
+            row = await conn.fetchrow(
+                "DELETE FROM activities WHERE team_id = $1 AND id = $2 "
+                "RETURNING type, resource_type",
+                team_id,
+                activity_id,
+            )
+            if row is None:
+                return False
+            await add_counts(conn, team_id, {(row[0], row[1]): -1})
+        return True
+
+    async def upsert_activities(self, team_id: int, items: list[ActivityInput]) -> BulkResult:
+        """Create or replace by id, in array order, all or nothing."""
+        async with self.transaction() as conn:
+            return await self.upsert_in(conn, team_id, items)
+
+    async def upsert_in(
+        self, conn: asyncpg.Connection, team_id: int, items: Iterable[ActivityInput]
+    ) -> BulkResult:
+        """The bulk upsert inside an open transaction."""
+        batch = list(items)
+        clock = await lock_clock(conn, team_id)
+        existing = await self._existing(conn, team_id, [item.id for item in batch if item.id])
+        fresh = sum(1 for item in batch if item.id not in existing)
+        seqs = iter(await next_seqs(conn, fresh))
+        inserts: list[tuple[Any, ...]] = []
+        replaces: list[tuple[Any, ...]] = []
+        deltas: dict[tuple[str, str], int] = {}
+        unchanged = 0
+        for item in batch:
+            assert item.id is not None
+            found = existing.get(item.id)
+            if found is None:
+                activity = writes.new_activity(item, item.id, clock.tick())
+                inserts.append(writes.stored_columns(team_id, next(seqs), activity))
+                key = (activity.type, activity.resource_type)
+                deltas[key] = deltas.get(key, 0) + 1
+                continue
+            stored_seq, stored = found
+            candidate = writes.replacement(stored, item)
+            if candidate == stored:
+                unchanged += 1
+                continue
+            activity = dataclasses.replace(candidate, updated_at=clock.tick())
+            replaces.append(writes.stored_columns(team_id, stored_seq, activity))
+            if stored.resource_type != activity.resource_type:
+                old = (stored.type, stored.resource_type)
+                new = (activity.type, activity.resource_type)
+                deltas[old] = deltas.get(old, 0) - 1
+                deltas[new] = deltas.get(new, 0) + 1
+        await insert_rows(conn, inserts)
+        await self._replace(conn, replaces)
+        await save_clock(conn, team_id, clock)
+        await add_counts(conn, team_id, deltas)
+        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=unchanged)
