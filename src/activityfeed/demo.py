@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from activityfeed.demo_records import load_team_records, team_records
 from activityfeed.demo_stream import References, activity_stream
 from activityfeed.demo_world import World, build_world, team_shares
 from activityfeed.storage import BulkResult, Storage
@@ -50,6 +51,9 @@ class DemoReport:
     activities: int
     teams: tuple[TeamReport, ...] = ()
     seconds: float = 0.0
+    # Associated records written after the activities (activityfeed.demo_records).
+    records: int = 0
+    records_seconds: float = 0.0
 
     @property
     def created(self) -> int:
@@ -77,7 +81,8 @@ class DemoReport:
             f"loaded {self.activities:,} activities into {len(self.teams)} teams "
             f"in {self.seconds:.1f} s ({self.rate:,.0f} activities/s): "
             f"{self.created:,} created, {self.updated:,} updated, "
-            f"{self.unchanged:,} unchanged"
+            f"{self.unchanged:,} unchanged; {self.records:,} associated records written "
+            f"in {self.records_seconds:.1f} s"
         )
 
 
@@ -168,7 +173,32 @@ async def load_demo(
                 bar.advance(result.created + result.updated + result.unchanged, world.name)
             reports.append(TeamReport(world, references, *totals))
         seconds = bar.elapsed
-    return DemoReport(reports[0].name if reports else "acme", activities, tuple(reports), seconds)
+    records, records_seconds = await _load_records(store, seed, reports)
+    return DemoReport(
+        reports[0].name if reports else "acme",
+        activities,
+        tuple(reports),
+        seconds,
+        records,
+        records_seconds,
+    )
+
+
+async def _load_records(store: Storage, seed: int, reports: list[TeamReport]) -> tuple[int, float]:
+    """One associated record per reference the teams' activities made: (written, seconds)."""
+    started = time.perf_counter()
+    written = 0
+    for report in reports:
+        team = await store.ensure_team(report.name)
+        batches = team_records(
+            seed,
+            report.world.index,
+            report.references.counts,
+            report.world.cadences,
+            report.world.opportunities,
+        )
+        written += await load_team_records(store, team.id, batches)
+    return written, time.perf_counter() - started
 
 
 def _add(totals: list[int], result: BulkResult) -> None:

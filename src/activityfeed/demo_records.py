@@ -133,6 +133,7 @@ _CADENCE_NAMES = (
     "SMB outbound",
 )
 _STEP_TYPES = ("email", "phone", "linkedin", "other", "email", "phone")
+_STEP_LABELS = {"email": "Email", "phone": "Call", "linkedin": "LinkedIn touch", "other": "Task"}
 _STAGES = (
     ("Prospecting", 20),
     ("Qualification", 22),
@@ -159,7 +160,8 @@ def _email(rng: random.Random) -> dict[str, Any]:
     status = _email_status(rng)
     opened = status in ("opened", "clicked", "replied")
     views = rng.randint(1, 9) if opened else 0
-    clicks = rng.randint(1, 4) if status in ("clicked", "replied") and rng.random() < 0.7 else 0
+    clicked = status == "clicked" or (status == "replied" and rng.random() < 0.5)
+    clicks = rng.randint(1, 4) if clicked else 0
     subject = rng.choice(_EMAIL_FORMS).format(rng.choice(_TOPICS))
     return {
         "subject": subject[0].upper() + subject[1:],
@@ -334,12 +336,13 @@ def team_records(
     for cadence in cadences:
         name = f"{rng.choice(_CADENCE_NAMES)} #{cadence.id}"
         cadence_items.append(
-            (str(cadence.id), orjson.dumps({"cadence_name": name, "steps": cadence.steps}))
+            (str(cadence.id), orjson.dumps({"cadence_name": name, "cadence_steps": cadence.steps}))
         )
         day = 1
         for number in range(cadence.steps):
             kind = rng.choice(_STEP_TYPES)
-            attributes = {"step_name": f"Day {day}: {kind}", "step_day": day, "step_type": kind}
+            label = _STEP_LABELS[kind]
+            attributes = {"step_name": f"Day {day}: {label}", "step_day": day, "step_type": kind}
             step_items.append((str(cadence.first_step + number), orjson.dumps(attributes)))
             day += rng.randint(1, 4)
     yield "cadence", cadence_items
