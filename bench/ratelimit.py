@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import sqlite3
 import statistics
 import tempfile
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from activityfeed.cli import new_key
 from activityfeed.http.app import create_app
@@ -95,20 +98,23 @@ async def timed(work: Callable[[], Awaitable[Any]], batch: int) -> float:
 
 async def rounds_of(
     variants: dict[str, Callable[[], Awaitable[Any]]], rounds: int, batch: int
-) -> dict[str, float]:
-    """The median over ``rounds`` of each variant's mean, variants interleaved."""
-    for work in variants.values():  # warm up: connections, caches, the JIT of the CPU
+) -> dict[str, list[float]]:
+    """Each variant's mean per round, variants interleaved in a new order each round."""
+    for work in variants.values():  # warm up: connections, caches, code paths
         await timed(work, max(batch // 10, 10))
     samples: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
+    shuffler = random.Random(5)
     for _ in range(rounds):
-        for name, work in variants.items():
-            samples[name].append(await timed(work, batch))
-    return {name: statistics.median(values) for name, values in samples.items()}
+        shuffler.shuffle(order)
+        for name in order:
+            samples[name].append(await timed(variants[name], batch))
+    return samples
 
 
 async def bench_check(
     tmp: Path, redis_url: str | None, prefix: str, rounds: int, batch: int
-) -> dict[str, float]:
+) -> dict[str, list[float]]:
     backends: dict[str, Backend] = {
         "shared file": SharedFileBackend(str(tmp / "check.ratelimit")),
         "sqlite table": SQLiteCounter(str(tmp / "check-counter.db")),
@@ -123,11 +129,18 @@ async def bench_check(
     def check(limiter: RateLimiter) -> Callable[[], Awaitable[Any]]:
         return lambda: limiter.check(KEY, "GET", path, query)
 
+    variants = {name: check(limiter) for name, limiter in limiters.items()}
+    ping = None
+    if redis_url:  # the floor: one round trip, no script
+        ping = aioredis.Redis.from_url(redis_url)
+        variants["redis PING alone"] = ping.ping
     try:
-        return await rounds_of({n: check(lim) for n, lim in limiters.items()}, rounds, batch)
+        return await rounds_of(variants, rounds, batch)
     finally:
         for limiter in limiters.values():
             await limiter.close()
+        if ping is not None:
+            await ping.aclose()
 
 
 class App:
@@ -173,7 +186,7 @@ class App:
 
 async def bench_list(
     tmp: Path, redis_url: str | None, prefix: str, rounds: int, batch: int
-) -> dict[str, float]:
+) -> dict[str, list[float]]:
     database_url = f"sqlite:///{tmp / 'list.db'}"
     settings = Settings(database_url=database_url, rate_limit_per_minute=BUDGET)
     store = open_storage(database_url)
@@ -224,11 +237,12 @@ class RunningApps:
             await context.__aexit__(None, None, None)
 
 
-def table(title: str, results: dict[str, float], baseline: str) -> str:
-    lines = [f"{title}", f"  {'variant':<20} {'median µs':>10} {'vs ' + baseline:>16}"]
-    for name, value in results.items():
-        delta = value - results[baseline]
-        lines.append(f"  {name:<20} {value:>10.1f} {delta:>+15.1f}")
+def table(title: str, samples: dict[str, list[float]], baseline: str) -> str:
+    """Medians per variant, and the median of its per-round difference with ``baseline``."""
+    lines = [title, f"  {'variant':<20} {'median µs':>10} {'+µs vs ' + baseline:>22}"]
+    for name, values in samples.items():
+        delta = statistics.median(v - b for v, b in zip(values, samples[baseline], strict=True))
+        lines.append(f"  {name:<20} {statistics.median(values):>10.1f} {delta:>+22.1f}")
     return "\n".join(lines)
 
 
@@ -256,7 +270,8 @@ def main() -> None:
             with redis.Redis.from_url(redis_url) as conn:
                 for key in conn.scan_iter(match=prefix + "*"):
                     conn.delete(key)
-    print(f"{args.rounds} rounds, medians of per-round means")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.rounds} rounds, medians of per-round means; load average {load}")
     print(table("RateLimiter.check, per call", check, "shared file"))
     print(table("GET /v2/activity_histories (25 of 2,000), per request", listing, "no limiter"))
 
