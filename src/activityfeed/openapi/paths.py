@@ -22,7 +22,7 @@ def _ok(description: str, schema: Schema, example: Any = None) -> Schema:
 
 
 def _errors(*statuses: int) -> dict[str, Schema]:
-    """The error responses of a ``/v2`` operation: always 401, 429 and 503."""
+    """The error responses of a ``/v2`` operation: 401, 403, 429 and 503 always."""
     names = {
         401: "Unauthorized",
         403: "Forbidden",
@@ -49,9 +49,8 @@ def _operation(
     }
 
 
-def _json_body(schema: Schema, example: Any, description: str = "") -> Schema:
-    media: Schema = {"schema": schema, "example": example}
-    return {"required": True, "description": description, "content": {JSON: media}}
+def _json_body(schema: Schema, example: Any) -> Schema:
+    return {"required": True, "content": {JSON: {"schema": schema, "example": example}}}
 
 
 def _list_operation(operation_id: str, suffix: str) -> Schema:
@@ -59,7 +58,12 @@ def _list_operation(operation_id: str, suffix: str) -> Schema:
         operation_id,
         f"List past activities{suffix}",
         "One page of the team's activities, filtered and in a total order. All filters "
-        "combine with AND. `next_page` is set when a record lies beyond this page.",
+        "combine with AND. Ties on the sort key go by the order the activities were first "
+        "stored, so paging never repeats or skips a record. `next_page` is set when a "
+        "record lies beyond this page. `updated_at` is unique within a team and grows in "
+        "commit order: polling `sort_by=updated_at&sort_direction=ASC&updated_at[gt]=<last "
+        "seen>` neither misses nor repeats an activity. Unknown parameters are ignored; a "
+        "422 names every invalid one.",
         SCOPE_READ,
         parameters=[{"$ref": f"#/components/parameters/{name}"} for name in list_parameters()],
         responses={"200": _ok("A page of activities.", ref("ActivityList")), **_errors(422)},
@@ -76,11 +80,9 @@ def _create_operation(operation_id: str, suffix: str) -> Schema:
         SCOPE_WRITE,
         requestBody=_json_body(ref("ActivityCreate"), EXAMPLE_CREATE_BODY),
         responses={
-            "201": {
-                **_ok(
-                    "The created activity, without `dynamic_data`.", ref("CreatedActivityEnvelope")
-                ),
-            },
+            "201": _ok(
+                "The created activity, without `dynamic_data`.", ref("CreatedActivityEnvelope")
+            ),
             **_errors(413, 422),
         },
     )
