@@ -119,6 +119,8 @@ class RecordHydrator:
             for name in remote_names:
                 load = self.remote[name].load(self.client, team, team_id, wanted[name])
                 tasks[name] = asyncio.ensure_future(load)
+            # Let the calls go out before the local reads, which may not yield.
+            await asyncio.sleep(0)
         loaded: dict[str, Mapping[str, Loaded]] = {}
         for name, ids in wanted.items():
             if name in tasks:
