@@ -255,9 +255,9 @@ def test_pacing_spreads_the_share_over_the_minute() -> None:
     for _ in range(49):
         client.list_activities()
     # Budget 100, half of it kept in reserve: the other 49 requests of the client's
-    # half are spread evenly over the 60 s of the minute.
-    assert time.sleeps == [pytest.approx(60 / 49)] * 49
-    assert time.now == pytest.approx(MINUTE + 60)
+    # half are spread evenly over the 60 s of the minute, the last inside it.
+    assert time.sleeps == [pytest.approx(60 / 50)] * 49
+    assert time.now == pytest.approx(MINUTE + 58.8)
 
 
 def test_pacing_waits_for_the_next_minute_when_the_share_is_spent() -> None:

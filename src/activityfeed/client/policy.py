@@ -160,5 +160,7 @@ class Pacer:
         usable = self.remaining - (1 - self.share) * self.budget
         if usable < self.cost:
             return seconds_to_next_minute(now)
-        interval = seconds_to_next_minute(self.last_at) / (usable / self.cost)
+        # n requests left in T seconds go every T / (n + 1) s: the last falls
+        # inside the minute, not on the next minute's first instant.
+        interval = seconds_to_next_minute(self.last_at) / (usable / self.cost + 1)
         return max(0.0, self.last_at + interval - now)
