@@ -196,3 +196,19 @@ def test_export_applies_the_filters(live: LiveServer, source: str, tmp_path: Pat
     rows = out.read_text().splitlines()
     assert rows[0].startswith("id,type,resource_type")
     assert [row.split(",")[0] for row in rows[1:]] == [f"call-{n}" for n in range(3, 23, 3)]
+
+
+def test_export_from_an_updated_at_bound_includes_the_bound(
+    live: LiveServer, source: str, tmp_path: Path
+) -> None:
+    with Client(live.url, source) as client:
+        order = [item.activity for item in client.sync()]
+    out = tmp_path / "since.ndjson"
+    bound = order[5].cursor
+    args = [*server_args(live, source), "-o", str(out), "-q"]
+    assert cli("export", *args, "--updated-at-gte", bound).exit_code == 0
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [
+        a.id for a in order[5:]
+    ]
+    assert cli("export", *args, "--updated-at-gt", bound).exit_code == 0
+    assert len(out.read_text().splitlines()) == len(order) - 6
