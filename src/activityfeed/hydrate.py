@@ -62,7 +62,7 @@ class RecordHydrator:
         self.storage = storage
         self.registry = registry
         self.names = registry.names
-        self.deadline = deadline_ms / 1000
+        self.deadline = max(deadline_ms, 1) / 1000  # 0 or less would fail every remote call
         self.remote = {
             name: RemoteSource(
                 name,
