@@ -220,9 +220,13 @@ def _resource_id(
         errors.add(name, "must be an integer or a string")
         return None
     if resource_type == "crm_opportunity":
-        if isinstance(value, int) or (isinstance(value, str) and 0 < len(value) <= 255):
+        # No NUL characters: PostgreSQL's text cannot hold them, and every
+        # store must accept the same bodies.
+        if isinstance(value, int) or (
+            isinstance(value, str) and 0 < len(value) <= 255 and "\x00" not in value
+        ):
             return str(value)
-        errors.add(name, "must be a non-empty string of at most 255 characters")
+        errors.add(name, "must be a non-empty string of at most 255 characters, without NUL")
         return None
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
@@ -252,8 +256,10 @@ def _user_guid(data: Mapping[str, Any], prefix: str, errors: ErrorCollector) -> 
     value = data.get("user_guid")
     if value is None:
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= 255:
-        errors.add(f"{prefix}user_guid", "must be a string of 1 to 255 characters, or null")
+    if not isinstance(value, str) or not 0 < len(value) <= 255 or "\x00" in value:
+        errors.add(
+            f"{prefix}user_guid", "must be a string of 1 to 255 characters without NUL, or null"
+        )
         return None
     return value
 

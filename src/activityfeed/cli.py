@@ -11,6 +11,7 @@ import click
 
 from activityfeed import __version__
 from activityfeed.auth import generate_key, hash_key, key_prefix
+from activityfeed.cli_copy import copy_command
 from activityfeed.cli_data import activities, export_command, import_command
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
 from activityfeed.ratelimit_backends import describe as describe_rate_limit
@@ -72,6 +73,7 @@ def main() -> None:
 main.add_command(activities)
 main.add_command(export_command)
 main.add_command(import_command)
+main.add_command(copy_command)
 
 
 @main.command()

@@ -20,6 +20,7 @@ Writes are in ``postgres_writes.py``, associated records in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -83,6 +84,39 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
         if name in query:
             own[name] = query.pop(name)
     return urlunsplit(parts._replace(query=urlencode(query))), own
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can hold ``text``: its ``text`` type refuses NUL characters.
+
+    A value with one cannot be stored, so a lookup of it finds nothing, and
+    must not reach the server, which would answer with an error.
+    """
+    return "\x00" not in text
+
+
+def without_unstorable(query: ListQuery) -> ListQuery | None:
+    """``query`` without filter values that cannot be stored; ``None`` if it matches nothing."""
+    changes: dict[str, tuple[str, ...]] = {}
+    for name in ("resource_ids", "ids", "user_guids"):
+        values: tuple[str, ...] | None = getattr(query, name)
+        if values is not None and not all(storable(value) for value in values):
+            kept = tuple(value for value in values if storable(value))
+            if not kept:
+                return None
+            changes[name] = kept
+    return dataclasses.replace(query, **changes) if changes else query  # type: ignore[arg-type]
+
+
+def list_sql(team_id: int, query: ListQuery) -> tuple[str, list[Any]]:
+    """The page query of ``query`` and its parameters (one row of look-ahead)."""
+    where = where_for(team_id, query, "$")
+    n = len(where.params)
+    sql = (
+        f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
+        f"ORDER BY {order_by(query)} LIMIT ${n + 1} OFFSET ${n + 2}"
+    )
+    return sql, [*where.params, *window(query)]
 
 
 class PostgresStorage(PostgresWrites, PostgresRecords):
@@ -296,14 +330,13 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
 
     async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
         """One page, one row of look-ahead, and the count when asked for."""
-        where = where_for(team_id, query, "$")
-        n = len(where.params)
-        sql = (
-            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
-            f"ORDER BY {order_by(query)} LIMIT ${n + 1} OFFSET ${n + 2}"
-        )
+        usable = without_unstorable(query)
+        if usable is None:
+            return ListResult([], False, 0 if query.include_counts else None)
+        query = usable
+        sql, params = list_sql(team_id, query)
         async with self.connection() as conn:
-            rows = await conn.fetch(sql, *where.params, *window(query))
+            rows = await conn.fetch(sql, *params)
             total = await self._count(conn, team_id, query) if query.include_counts else None
         has_more = len(rows) > query.per_page
         return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
@@ -327,6 +360,8 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
 
     async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
         """One activity by id."""
+        if not storable(activity_id):
+            return None
         rows = await self.fetch(
             "SELECT doc, refs FROM activities WHERE team_id = $1 AND id = $2",
             team_id,

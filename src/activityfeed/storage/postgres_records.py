@@ -83,14 +83,17 @@ class PostgresRecords:
         self, team_id: int, resource: str, ids: Sequence[str]
     ) -> dict[str, bytes]:
         """The attributes of the records found among ``ids``, in one query."""
-        if not ids:
+        # Ids come from static_data, which may hold anything; one with a NUL
+        # character cannot be stored, so it is not found.
+        wanted = [record_id for record_id in ids if "\x00" not in record_id]
+        if not wanted or "\x00" in resource:
             return {}
         rows = await self.fetch(
             "SELECT id, attributes FROM associated_records "
             "WHERE team_id = $1 AND resource = $2 AND id = ANY($3::text[])",
             team_id,
             resource,
-            list(ids),
+            wanted,
         )
         return {row[0]: row[1] for row in rows}
 

@@ -172,6 +172,8 @@ class PostgresWrites:
         self, team_id: int, activity_id: str, changes: ActivityChanges
     ) -> Row | None:
         """Apply an update body and bump ``updated_at``; ``None`` when unknown."""
+        if "\x00" in activity_id:  # PostgreSQL cannot hold it: no such activity
+            return None
         async with self.transaction() as conn:
             clock = await lock_clock(conn, team_id)
             found = (await self._existing(conn, team_id, [activity_id])).get(activity_id)
@@ -186,6 +188,8 @@ class PostgresWrites:
 
     async def delete_activity(self, team_id: int, activity_id: str) -> bool:
         """Delete an activity; ``False`` when unknown."""
+        if "\x00" in activity_id:
+            return False
         async with self.transaction() as conn:
             await lock_clock(conn, team_id)
             row = await conn.fetchrow(

@@ -1,0 +1,169 @@
+"""The PostgreSQL side of ``activityfeed copy`` (see :mod:`activityfeed.storage.copying`).
+
+Activities go in with ``COPY`` (binary), a batch per transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from activityfeed.storage import writes
+from activityfeed.storage.base import StoredRecord
+from activityfeed.storage.copying import KeyRow, TeamState
+from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST
+
+
+class PostgresEndpoint:
+    """Whole-table reads and writes on an open :class:`PostgresStorage`."""
+
+    def __init__(self, store: PostgresStorage) -> None:
+        self.store = store
+
+    async def _value(self, sql: str, *args: Any) -> int:
+        rows = await self.store.fetch(sql, *args)
+        return int(rows[0][0])
+
+    async def teams(self) -> list[TeamState]:
+        """Every team, with its clock."""
+        rows = await self.store.fetch(
+            "SELECT t.id, t.name, t.rate_limit, t.created_at, coalesce(c.clock, 0) "
+            "FROM teams t LEFT JOIN team_clocks c ON c.team_id = t.id ORDER BY t.id"
+        )
+        return [TeamState(*row) for row in rows]
+
+    async def keys(self) -> list[KeyRow]:
+        """Every API key."""
+        rows = await self.store.fetch(
+            "SELECT team_id, key_hash, prefix, scopes, created_at, revoked_at FROM api_keys "
+            "ORDER BY id"
+        )
+        return [KeyRow(*row) for row in rows]
+
+    async def activity_rows(
+        self, team_id: int, after_seq: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """A batch of the team's activities in ``seq`` order (its primary key)."""
+        rows = await self.store.fetch(
+            f"SELECT {writes.INSERT_COLUMNS} FROM activities "  # noqa: S608
+            "WHERE team_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            team_id,
+            after_seq,
+            limit,
+        )
+        return [tuple(row) for row in rows]
+
+    async def max_seq(self, team_id: int) -> int:
+        """The team's largest ``seq``."""
+        return await self._value(
+            "SELECT coalesce(max(seq), 0) FROM activities WHERE team_id = $1", team_id
+        )
+
+    async def count_activities(self, team_id: int) -> int:
+        """How many activities the team has."""
+        return await self._value("SELECT count(*) FROM activities WHERE team_id = $1", team_id)
+
+    async def count_records(self, team_id: int) -> int:
+        """How many associated records the team has."""
+        return await self._value(
+            "SELECT count(*) FROM associated_records WHERE team_id = $1", team_id
+        )
+
+    async def put_team(self, team: TeamState) -> int:
+        """The team by name, else created with its id when that is free."""
+        async with self.store.transaction() as conn:
+            found = await conn.fetchval("SELECT id FROM teams WHERE name = $1", team.name)
+            if found is not None:
+                return int(found)
+            taken = await conn.fetchval("SELECT 1 FROM teams WHERE id = $1", team.id)
+            if taken:
+                team_id = await conn.fetchval(
+                    "INSERT INTO teams (name, rate_limit, created_at) VALUES ($1, $2, $3) "
+                    "RETURNING id",
+                    team.name,
+                    team.rate_limit,
+                    team.created_at,
+                )
+            else:
+                team_id = await conn.fetchval(
+                    "INSERT INTO teams (id, name, rate_limit, created_at) "
+                    "VALUES ($1, $2, $3, $4) RETURNING id",
+                    team.id,
+                    team.name,
+                    team.rate_limit,
+                    team.created_at,
+                )
+                # Explicit ids leave the identity behind; keep it ahead of them.
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence('teams', 'id'), "
+                    "(SELECT max(id) FROM teams))"
+                )
+            await conn.execute(
+                "INSERT INTO team_clocks (team_id) VALUES ($1) ON CONFLICT DO NOTHING", team_id
+            )
+        return int(team_id)
+
+    async def put_keys(self, rows: Sequence[KeyRow]) -> None:
+        """Keys whose hash is new here."""
+        if not rows:
+            return
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO api_keys (team_id, key_hash, prefix, scopes, created_at, revoked_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_hash) DO NOTHING",
+                [
+                    (k.team_id, k.key_hash, k.prefix, k.scopes, k.created_at, k.revoked_at)
+                    for k in rows
+                ],
+            )
+
+    async def put_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """COPY a batch as it is, ``seq`` included, in one transaction."""
+        async with self.store.transaction() as conn:
+            await conn.copy_records_to_table(
+                "activities", records=list(rows), columns=INSERT_COLUMN_LIST
+            )
+
+    async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
+        """Upsert records with their timestamps."""
+        async with self.store.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO associated_records "
+                "(team_id, resource, id, attributes, created_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, resource, id) DO UPDATE "
+                "SET attributes = excluded.attributes, created_at = excluded.created_at, "
+                "updated_at = excluded.updated_at",
+                [
+                    (team_id, r.resource, r.id, r.attributes, r.created_at, r.updated_at)
+                    for r in records
+                ],
+            )
+
+    async def finish_team(self, team_id: int, clock: int) -> None:
+        """Raise the clock, rebuild the team's counters, keep ``seq`` ahead of the copy."""
+        async with self.store.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO team_clocks (team_id, clock) VALUES ($1, greatest($2::bigint, "
+                "(SELECT coalesce(max(updated_at), 0) FROM activities WHERE team_id = $1))) "
+                "ON CONFLICT (team_id) DO UPDATE "
+                "SET clock = greatest(team_clocks.clock, excluded.clock)",
+                team_id,
+                clock,
+            )
+            await conn.execute("DELETE FROM activity_counts WHERE team_id = $1", team_id)
+            await conn.execute(
+                "INSERT INTO activity_counts (team_id, type, resource_type, n) "
+                "SELECT team_id, type, resource_type, count(*) FROM activities "
+                "WHERE team_id = $1 GROUP BY team_id, type, resource_type",
+                team_id,
+            )
+            top = await conn.fetchval(
+                "SELECT coalesce(max(seq), 0) FROM activities WHERE team_id = $1", team_id
+            )
+            # Never move the sequence back: other teams may be ahead.
+            await conn.execute(
+                "SELECT setval('activities_seq', greatest($1::bigint, "
+                "(SELECT last_value FROM activities_seq), 1))",
+                top,
+            )
