@@ -106,6 +106,10 @@ TAGS: tuple[str, ...] = (
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 6, 25, 80, 135, 150, 130, 80, 105, 140, 135, 110, 70)
 HOUR_WEIGHTS_EVENING = (35, 20, 14, 9, 5, 2)
 WEEKDAY_WEIGHTS = (1.0, 1.08, 1.06, 1.0, 0.82, 0.1, 0.06)
+# Share of activities for resources that appeared lately, and how late
+# (a fraction of all of them: about two months' worth of newcomers).
+RECENT_SHARE = 0.75
+RECENT_WINDOW = 0.04
 
 
 @dataclass
@@ -205,9 +209,17 @@ def activity_stream(
     cadences = [(c.id, c.first_step, c.steps) for c in world.cadences]
     n_cadences = len(cadences)
     pickers = {
-        "person": (world.person_pick, world.people, world.person_owner),
-        "account": (world.account_pick, world.accounts, world.account_owner),
-        "crm_opportunity": (world.opportunity_pick, world.opportunities, world.opportunity_owner),
+        resource_type: (pick, ids, owners, max(1.0, len(pick) * RECENT_WINDOW))
+        for resource_type, pick, ids, owners in (
+            ("person", world.person_pick, world.people, world.person_owner),
+            ("account", world.account_pick, world.accounts, world.account_owner),
+            (
+                "crm_opportunity",
+                world.opportunity_pick,
+                world.opportunities,
+                world.opportunity_owner,
+            ),
+        )
     }
     batch: list[ActivityInput] = []
     for day, count in enumerate(daily_counts(world.activities, days)):
@@ -220,8 +232,14 @@ def activity_stream(
         for occurred in moments:
             kind = mix[bits(_MIX_BITS)]
             activity_type, resource_type, _, ref, _, pin_rate, has_user = MIX[kind]
-            pick, ids, owners = pickers[resource_type]
-            which = pick[int(rand() * reach * len(pick))]
+            pick, ids, owners, window = pickers[resource_type]
+            # Most work goes to resources in play lately (a prospect is worked
+            # for weeks, then goes quiet); the rest to any seen so far.
+            top = reach * len(pick)
+            if rand() < RECENT_SHARE:
+                which = pick[max(0, int(top - rand() * window))]
+            else:
+                which = pick[int(rand() * top)]
             if not has_user:
                 user = None
             elif rand() < 0.85:

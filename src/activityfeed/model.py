@@ -132,23 +132,39 @@ def render_doc(activity: Activity) -> bytes:
     The list endpoint serves these bytes as they are, adding only
     ``dynamic_data`` and ``failed_dynamic_resources`` (see :mod:`render`).
     """
+    return render_doc_parts(
+        activity,
+        format_timestamp(activity.occurred_at),
+        format_timestamp(activity.created_at),
+        format_timestamp(activity.updated_at),
+    )
+
+
+def render_doc_parts(
+    fields: Activity | ActivityInput, occurred_at: str, created_at: str, updated_at: str
+) -> bytes:
+    """:func:`render_doc` from an activity's fields and its timestamps already rendered.
+
+    ``fields`` gives everything but the timestamps (whose rendered forms are
+    passed in), so the bulk path can render a new activity from its input
+    without building an :class:`Activity` first; both give the same bytes.
+    """
+    pinned_at = fields.pinned_at
     head = orjson.dumps(
         {
-            "id": activity.id,
-            "type": activity.type,
-            "user_guid": activity.user_guid,
-            "resource_type": activity.resource_type,
-            "resource_id": resource_id_value(activity.resource_type, activity.resource_id),
-            "occurred_at": format_timestamp(activity.occurred_at),
-            "created_at": format_timestamp(activity.created_at),
-            "updated_at": format_timestamp(activity.updated_at),
-            "pinned_at": None
-            if activity.pinned_at is None
-            else format_timestamp(activity.pinned_at),
-            "tags": list(activity.tags),
+            "id": fields.id,
+            "type": fields.type,
+            "user_guid": fields.user_guid,
+            "resource_type": fields.resource_type,
+            "resource_id": resource_id_value(fields.resource_type, fields.resource_id),
+            "occurred_at": occurred_at,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "pinned_at": None if pinned_at is None else format_timestamp(pinned_at),
+            "tags": fields.tags,
         }
     )
-    return head[:-1] + b',"static_data":' + activity.static_data_json + b"}"
+    return head[:-1] + b',"static_data":' + fields.static_data_json + b"}"
 
 
 def static_refs(static_data: dict[str, Any]) -> list[list[str]] | None:

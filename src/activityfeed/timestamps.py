@@ -84,12 +84,31 @@ def parse_timestamp(text: str) -> int:
 
 def format_timestamp(us: int) -> str:
     """Render microseconds since the epoch as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
-    moment = _EPOCH + timedelta(microseconds=us)
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
-        f"{moment.microsecond:06d}Z"
-    )
+    # Every stored activity renders its timestamps once when written, so this
+    # is on the bulk path: the date part comes from a cache, the rest is
+    # integer arithmetic.
+    day, rest = divmod(us, _DAY_US)
+    date_part = _DATE_PARTS.get(day)
+    if date_part is None:
+        date_part = _date_part(day)
+    seconds, micro = divmod(rest, _US)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date_part}{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"
+
+
+_DAY_US = 86_400 * _US
+_DATE_PARTS: dict[int, str] = {}
+
+
+def _date_part(day: int) -> str:
+    """``YYYY-MM-DDT`` of a day since the epoch; OverflowError past year 9999."""
+    moment = _EPOCH + timedelta(days=day)
+    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+    if len(_DATE_PARTS) >= 100_000:  # about 270 years of days: bounded memory
+        _DATE_PARTS.clear()
+    _DATE_PARTS[day] = text
+    return text
 
 
 def to_datetime(us: int) -> datetime:

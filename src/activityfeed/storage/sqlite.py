@@ -476,10 +476,9 @@ class SQLiteStorage(SQLiteRecords):
             assert item.id is not None
             found = existing.get(item.id)
             if found is None:
-                activity = writes.new_activity(item, item.id, clock.tick())
-                inserts.append(writes.stored_columns(team_id, seq, activity))
+                inserts.append(writes.new_row(team_id, seq, item, clock.tick()))
                 seq += 1
-                key = (activity.type, activity.resource_type)
+                key = (item.type, item.resource_type)
                 deltas[key] = deltas.get(key, 0) + 1
                 continue
             stored_seq, stored = found

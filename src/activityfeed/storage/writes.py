@@ -19,9 +19,11 @@ from activityfeed.model import (
     ActivityChanges,
     ActivityInput,
     render_doc,
+    render_doc_parts,
     resource_id_value,
     static_refs,
 )
+from activityfeed.timestamps import format_timestamp
 
 # The columns a store reads to rebuild an Activity, in this order.
 ACTIVITY_COLUMNS = (
@@ -123,8 +125,44 @@ def auto_id(activity_type: str, seq: int) -> str:
 
 def refs_of(activity: Activity) -> bytes | None:
     """The stored ``refs`` column of an activity."""
-    refs = static_refs(orjson.loads(activity.static_data_json))
+    return refs_column(activity.static_data_json)
+
+
+def refs_column(static_data_json: bytes) -> bytes | None:
+    """The stored ``refs`` column for a ``static_data`` document."""
+    # Without `_id"` in the text no key can end in "_id" (unless escaped,
+    # hence the backslash test): skip parsing, as for `{}`.
+    if b'_id"' not in static_data_json and b"\\" not in static_data_json:
+        return None
+    refs = static_refs(orjson.loads(static_data_json))
     return None if refs is None else orjson.dumps(refs)
+
+
+def new_row(team_id: int, seq: int, item: ActivityInput, stamp: int) -> tuple[Any, ...]:
+    """``stored_columns(team_id, seq, new_activity(item, item.id, stamp))``, faster.
+
+    The bulk path's hot loop: it renders the document straight from the input
+    (the created and updated timestamps are one and the same) rather than
+    building an :class:`Activity` first.
+    """
+    occurred_at = stamp if item.occurred_at is None else item.occurred_at
+    stamp_text = format_timestamp(stamp)
+    static_data_json = item.static_data_json
+    return (
+        team_id,
+        seq,
+        item.id,
+        item.type,
+        item.resource_type,
+        item.resource_id,
+        item.user_guid,
+        occurred_at,
+        stamp,
+        stamp,
+        item.pinned_at,
+        refs_column(static_data_json),
+        render_doc_parts(item, format_timestamp(occurred_at), stamp_text, stamp_text),
+    )
 
 
 def stored_columns(team_id: int, seq: int, activity: Activity) -> tuple[Any, ...]:
