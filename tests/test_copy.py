@@ -15,6 +15,7 @@ from activityfeed.cli import main, new_key
 from activityfeed.model import ActivityChanges, ActivityInput
 from activityfeed.query import parse_list_query
 from activityfeed.storage import Storage, open_storage
+from activityfeed.storage.copying import split_range
 
 pytestmark = pytest.mark.postgres
 
@@ -158,3 +159,9 @@ def test_copy_reports_a_target_that_differs(pg_url: str, tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["copy", "--from", source, "--to", pg_url])
     assert result.exit_code != 0
     assert "globex" in result.output and "verification failed" in result.output
+
+
+def test_seq_ranges_cover_the_span_without_overlap() -> None:
+    assert split_range(1, 10, 2) == [(1, 5), (6, 10)]
+    assert split_range(5, 5, 2) == [(5, 5)]
+    assert split_range(1, 7, 3) == [(1, 3), (4, 6), (7, 7)]

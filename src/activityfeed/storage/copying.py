@@ -7,9 +7,12 @@ depends on: team ids where the target has them free, each activity's ``seq``
 ``updated_at``, and each team's clock, so that ``updated_at`` stays unique
 and growing after the move.
 
-The copy is resumable: activities go in ``seq`` order, in batches, each batch
-one transaction, so an interrupted copy restarts from the largest ``seq`` the
-target holds for the team; keys and records are upserts. At the end it
+The copy is resumable: a team's activities are split into ``JOBS`` ranges of
+``seq`` fixed by the source, copied side by side (two ``COPY`` streams keep
+both of PostgreSQL's cores busy while Python reads the next batch); each
+range goes in ``seq`` order, in batches, each batch one transaction, so an
+interrupted copy restarts each range after the largest ``seq`` the target
+holds in it. Keys and records are upserts. At the end it
 verifies that the target holds as many activities and records per team as
 the source, and every key. The target should be empty or a previous,
 interrupted copy of the same source.
@@ -20,6 +23,8 @@ Each store kind provides a :class:`Endpoint` (``copying_sqlite.py``,
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,6 +32,7 @@ from typing import Any, Protocol
 from activityfeed.storage.base import Storage, StoredRecord
 
 BATCH = 5_000
+JOBS = 2  # concurrent COPY streams per team
 RECORD_BATCH = 2_000
 
 
@@ -67,15 +73,15 @@ class Endpoint(Protocol):
         """Every API key."""
 
     async def activity_rows(
-        self, team_id: int, after_seq: int, limit: int
+        self, team_id: int, after_seq: int, upto_seq: int, limit: int
     ) -> list[tuple[Any, ...]]:
-        """Up to ``limit`` activities of a team with ``seq > after_seq``, in ``seq`` order.
+        """Up to ``limit`` activities of a team with ``after_seq < seq <= upto_seq``, by ``seq``.
 
         Each row holds the columns of :data:`~activityfeed.storage.writes.INSERT_COLUMNS`.
         """
 
-    async def max_seq(self, team_id: int) -> int:
-        """The largest ``seq`` of the team's activities, 0 when it has none."""
+    async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
+        """The smallest and largest ``seq`` of the team within ``[low, high]``, if any."""
 
     async def count_activities(self, team_id: int) -> int:
         """How many activities the team has."""
@@ -117,6 +123,7 @@ class CopyReport:
     keys: int = 0
     activities: int = 0
     records: int = 0
+    activity_seconds: float = 0.0  # time spent copying activities
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -136,24 +143,27 @@ async def copy_store(source: Endpoint, target: Endpoint, progress: Progress) -> 
     await target.put_keys([_remap_key(key, mapping[key.team_id]) for key in keys])
     report.keys = len(keys)
 
-    plan: list[tuple[TeamState, int, int]] = []
     total = 0
     for team in teams:
-        after = await target.max_seq(mapping[team.id])
         remaining = await source.count_activities(team.id) - await target.count_activities(
             mapping[team.id]
         )
-        plan.append((team, after, remaining))
         total += max(remaining, 0) + await source.count_records(team.id)
     progress.start(total)
 
-    for team, after, _ in plan:
+    for team in teams:
         to_id = mapping[team.id]
-        while rows := await source.activity_rows(team.id, after, BATCH):
-            await target.put_activity_rows([(to_id, *row[1:]) for row in rows])
-            after = rows[-1][1]
-            report.activities += len(rows)
-            progress.advance(len(rows))
+        span = await source.seq_range(team.id, 0, 2**63 - 1)
+        started = time.perf_counter()
+        if span is not None:
+            copied = await asyncio.gather(
+                *(
+                    _copy_range(source, target, team.id, to_id, low, high, progress)
+                    for low, high in split_range(*span, JOBS)
+                )
+            )
+            report.activities += sum(copied)
+        report.activity_seconds += time.perf_counter() - started
         report.records += await _copy_records(source, target, team.id, to_id, progress)
         await target.finish_team(to_id, team.clock)
 
@@ -164,6 +174,33 @@ async def copy_store(source: Endpoint, target: Endpoint, progress: Progress) -> 
     if missing:
         report.mismatches.append(f"keys missing in the target: {', '.join(missing)}")
     return report
+
+
+def split_range(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """``[low, high]`` cut into at most ``parts`` contiguous ranges, the same on every run."""
+    size = max(1, -(-(high - low + 1) // parts))
+    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+
+
+async def _copy_range(
+    source: Endpoint,
+    target: Endpoint,
+    from_id: int,
+    to_id: int,
+    low: int,
+    high: int,
+    progress: Progress,
+) -> int:
+    """Copy one ``seq`` range in order, after what the target holds of it already."""
+    done = await target.seq_range(to_id, low, high)
+    after = low - 1 if done is None else done[1]
+    copied = 0
+    while rows := await source.activity_rows(from_id, after, high, BATCH):
+        await target.put_activity_rows([(to_id, *row[1:]) for row in rows])
+        after = rows[-1][1]
+        copied += len(rows)
+        progress.advance(len(rows))
+    return copied
 
 
 def _remap_key(key: KeyRow, team_id: int) -> KeyRow:

@@ -42,23 +42,29 @@ class PostgresEndpoint:
         return [KeyRow(*row) for row in rows]
 
     async def activity_rows(
-        self, team_id: int, after_seq: int, limit: int
+        self, team_id: int, after_seq: int, upto_seq: int, limit: int
     ) -> list[tuple[Any, ...]]:
         """A batch of the team's activities in ``seq`` order (its primary key)."""
         rows = await self.store.fetch(
             f"SELECT {writes.INSERT_COLUMNS} FROM activities "  # noqa: S608
-            "WHERE team_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "WHERE team_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
             team_id,
             after_seq,
+            upto_seq,
             limit,
         )
         return [tuple(row) for row in rows]
 
-    async def max_seq(self, team_id: int) -> int:
-        """The team's largest ``seq``."""
-        return await self._value(
-            "SELECT coalesce(max(seq), 0) FROM activities WHERE team_id = $1", team_id
+    async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
+        """The team's smallest and largest ``seq`` within ``[low, high]``."""
+        rows = await self.store.fetch(
+            "SELECT min(seq), max(seq) FROM activities "
+            "WHERE team_id = $1 AND seq BETWEEN $2 AND $3",
+            team_id,
+            low,
+            high,
         )
+        return None if rows[0][0] is None else (int(rows[0][0]), int(rows[0][1]))
 
     async def count_activities(self, team_id: int) -> int:
         """How many activities the team has."""
@@ -121,6 +127,9 @@ class PostgresEndpoint:
     async def put_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """COPY a batch as it is, ``seq`` included, in one transaction."""
         async with self.store.transaction() as conn:
+            # A copy is resumable: a batch lost to a crash is copied again, so
+            # its commit need not wait for the WAL flush.
+            await conn.execute("SET LOCAL synchronous_commit = off")
             await conn.copy_records_to_table(
                 "activities", records=list(rows), columns=INSERT_COLUMN_LIST
             )

@@ -41,21 +41,23 @@ class SQLiteEndpoint:
         return [KeyRow(*row) for row in rows]
 
     async def activity_rows(
-        self, team_id: int, after_seq: int, limit: int
+        self, team_id: int, after_seq: int, upto_seq: int, limit: int
     ) -> list[tuple[Any, ...]]:
         """A batch of the team's activities in ``seq`` order."""
         rows = self.store.reader.execute(
             f"SELECT {writes.INSERT_COLUMNS} FROM activities "  # noqa: S608
-            "WHERE team_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (team_id, after_seq, limit),
+            "WHERE seq > ? AND seq <= ? AND team_id = ? ORDER BY seq LIMIT ?",
+            (after_seq, upto_seq, team_id, limit),
         ).fetchall()
         return [tuple(row) for row in rows]
 
-    async def max_seq(self, team_id: int) -> int:
-        """The team's largest ``seq``."""
-        return int(
-            self._one("SELECT coalesce(max(seq), 0) FROM activities WHERE team_id = ?", (team_id,))
-        )
+    async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
+        """The team's smallest and largest ``seq`` within ``[low, high]``."""
+        row = self.store.reader.execute(
+            "SELECT min(seq), max(seq) FROM activities WHERE team_id = ? AND seq BETWEEN ? AND ?",
+            (team_id, low, high),
+        ).fetchone()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
 
     async def count_activities(self, team_id: int) -> int:
         """How many activities the team has."""

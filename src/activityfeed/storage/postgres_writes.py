@@ -225,9 +225,8 @@ class PostgresWrites:
             assert item.id is not None
             found = existing.get(item.id)
             if found is None:
-                activity = writes.new_activity(item, item.id, clock.tick())
-                inserts.append(writes.stored_columns(team_id, next(seqs), activity))
-                key = (activity.type, activity.resource_type)
+                inserts.append(writes.new_row(team_id, next(seqs), item, clock.tick()))
+                key = (item.type, item.resource_type)
                 deltas[key] = deltas.get(key, 0) + 1
                 continue
             stored_seq, stored = found

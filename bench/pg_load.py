@@ -1,0 +1,188 @@
+"""PostgreSQL beside SQLite on the million-activity demo store: load rates and page latency.
+
+    .venv/bin/python bench/pg_load.py [--activities 1000000]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
+        [--rounds 11] [--per-round 20]
+
+1. Loads the demo (``activityfeed.demo.load_demo``: the bulk upsert path, as
+   ``activityfeed demo`` does) into a fresh SQLite file and into a fresh
+   PostgreSQL schema, and reports activities per second of each (the
+   activity phase, generation included).
+2. Copies the SQLite store into a second fresh schema with the copy command's
+   code (``COPY`` in batches of 5,000) and reports rows per second.
+3. Times ``ActivityService.list_page`` (query, rendering; no HTTP, no
+   dynamic data) on both stores for the main team: the default page, a
+   person's timeline (the busiest person), a poll by ``updated_at`` and a deep
+   page, in interleaved rounds; p50, p99 and the median of round medians.
+
+The schemas are dropped at the end. The figures are in ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+
+from activityfeed.bodies import Limits
+from activityfeed.demo import load_demo
+from activityfeed.service import ActivityService
+from activityfeed.storage.copying import copy_store, endpoint_for
+from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.sqlite import SQLiteStorage
+
+
+class Quiet:
+    """A copy progress that reports nothing."""
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+def schema_url(url: str, schema: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{url}?options={quote(f'-csearch_path={schema}', safe='')}"
+
+
+def drop(url: str, schema: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def shapes(store: SQLiteStorage, team_id: int) -> dict[str, list[tuple[str, str]]]:
+    """The list requests measured, with the demo's busiest person."""
+    (person,) = store.reader.execute(
+        "SELECT resource_id FROM activities WHERE team_id = ? AND resource_type = 'person' "
+        "GROUP BY resource_id ORDER BY count(*) DESC LIMIT 1",
+        (team_id,),
+    ).fetchone()
+    (middle,) = store.reader.execute(
+        "SELECT updated_at FROM activities WHERE team_id = ? ORDER BY updated_at "
+        "LIMIT 1 OFFSET 1000",
+        (team_id,),
+    ).fetchone()
+    from activityfeed.timestamps import format_timestamp
+
+    return {
+        "default page (25)": [],
+        "person timeline (25)": [("resource_type", "person"), ("resource_id", person)],
+        "updated_at poll (100)": [
+            ("sort_by", "updated_at"),
+            ("sort_direction", "ASC"),
+            ("updated_at[gt]", format_timestamp(middle)),
+            ("per_page", "100"),
+        ],
+        "page 40 (25)": [("page", "40")],
+    }
+
+
+async def latency(
+    services: dict[str, tuple[ActivityService, int]],
+    requests: dict[str, list[tuple[str, str]]],
+    rounds: int,
+    per_round: int,
+) -> dict[tuple[str, str], dict[str, float]]:
+    """p50, p99 and median of round medians per (store, request), in ms."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    medians: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for store_name, (service, team_id) in services.items():
+            for name, pairs in requests.items():
+                times = []
+                for _ in range(per_round):
+                    start = time.perf_counter()
+                    await service.list_page(team_id, pairs)
+                    times.append((time.perf_counter() - start) * 1000)
+                samples.setdefault((store_name, name), []).extend(times)
+                medians.setdefault((store_name, name), []).append(statistics.median(times))
+    out = {}
+    for key, values in samples.items():
+        values.sort()
+        out[key] = {
+            "p50": values[len(values) // 2],
+            "p99": values[int(len(values) * 0.99)],
+            "round_median": statistics.median(medians[key]),
+        }
+    return out
+
+
+async def measure(args: argparse.Namespace) -> None:
+    workdir = tempfile.mkdtemp(prefix="pg-load-")
+    sqlite = SQLiteStorage(os.path.join(workdir, "demo.db"))
+    load_schema, copy_schema = (f"af_bench_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    pg = PostgresStorage.from_url(schema_url(args.database_url, load_schema))
+    copied = PostgresStorage.from_url(schema_url(args.database_url, copy_schema))
+    try:
+        await sqlite.open()
+        await pg.open()
+        await copied.open()
+        for name, store in (("SQLite", sqlite), ("PostgreSQL", pg)):
+            report = await load_demo(store, activities=args.activities, seed=42)
+            print(
+                f"demo load {name:10} {report.activities:,} activities in {report.seconds:.1f} s"
+                f" = {report.activities / report.seconds:,.0f} activities/s"
+                f" (+ {report.records:,} records in {report.records_seconds:.1f} s)"
+            )
+        async with pg.connection() as conn:
+            await conn.execute("ANALYZE")
+        start = time.perf_counter()
+        result = await copy_store(endpoint_for(sqlite), endpoint_for(copied), Quiet())
+        seconds = time.perf_counter() - start
+        rows = result.activities + result.records
+        print(
+            f"copy SQLite -> PostgreSQL: {result.activities:,} activities + {result.records:,} "
+            f"records in {seconds:.1f} s = {rows / seconds:,.0f} rows/s, verified={result.verified}"
+        )
+        print(
+            f"  of which activities (COPY): {result.activity_seconds:.1f} s = "
+            f"{result.activities / result.activity_seconds:,.0f} activities/s"
+        )
+        team = await sqlite.get_team("acme")
+        pg_team = await pg.get_team("acme")
+        assert team is not None and pg_team is not None
+        requests = await shapes(sqlite, team.id)
+        services = {
+            "SQLite": (ActivityService(sqlite, Limits()), team.id),
+            "PostgreSQL": (ActivityService(pg, Limits()), pg_team.id),
+        }
+        figures = await latency(services, requests, args.rounds, args.per_round)
+        print(f"\n{'request':24} {'store':11} {'p50 ms':>8} {'p99 ms':>8} {'round med':>10}")
+        for (store_name, name), f in sorted(figures.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            print(
+                f"{name:24} {store_name:11} {f['p50']:8.2f} {f['p99']:8.2f} "
+                f"{f['round_median']:10.2f}"
+            )
+    finally:
+        await sqlite.close()
+        await pg.close()
+        await copied.close()
+        if not args.keep:
+            drop(args.database_url, load_schema)
+            drop(args.database_url, copy_schema)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--per-round", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schemas")
+    args: Any = parser.parse_args()
+    asyncio.run(measure(args))
+
+
+if __name__ == "__main__":
+    main()
