@@ -22,6 +22,7 @@ from activityfeed.model import ActivityInput
 from activityfeed.query import parse_list_query
 from activityfeed.storage.postgres import PostgresStorage, list_sql
 from activityfeed.storage.postgres_schema import MIGRATIONS, PARTITIONS
+from pg_cluster import free_port as pg_cluster_free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -275,3 +276,34 @@ def test_url_parameters_of_the_store_are_validated() -> None:
     store = PostgresStorage.from_url("postgresql://localhost/db?connect_timeout=1.5&pool_size=3")
     assert (store.connect_timeout, store.pool_size) == (1.5, 3)
     assert "pool_size" not in store.dsn
+
+
+def test_migrate_command_creates_the_schema(pg_url: str, fresh_url: str) -> None:
+    from click.testing import CliRunner
+
+    from activityfeed.cli import main
+
+    result = CliRunner().invoke(main, ["migrate", "--database-url", fresh_url])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+
+    async def versions() -> list[int]:
+        store = await opened(fresh_url)
+        try:
+            return [r[0] for r in await store.fetch("SELECT version FROM schema_migrations")]
+        finally:
+            await store.close()
+
+    assert sorted(run(versions())) == [version for version, _ in MIGRATIONS]
+
+
+def test_unreachable_database_is_a_clear_cli_error() -> None:
+    from click.testing import CliRunner
+
+    from activityfeed.cli import main
+
+    port = pg_cluster_free_port()
+    url = f"postgresql://postgres@127.0.0.1:{port}/none?connect_timeout=1"
+    result = CliRunner().invoke(main, ["migrate", "--database-url", url])
+    assert result.exit_code != 0
+    assert "cannot connect to PostgreSQL" in result.output
