@@ -42,14 +42,18 @@ from pathlib import Path
 
 import httpx
 
+from activityfeed.demo_stream import References, activity_stream
+from activityfeed.demo_world import build_world
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
+from activityfeed.storage.sqlite import SQLiteStorage
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Demo load and list latency (SQLite)"
 INTRO = "# Benchmarks\n\nEach section names the command that produced its figures.\n"
 COMMAND = [sys.executable, "-m", "activityfeed", "demo"]
+TARGET = 100_000  # activities/s, the issue's goal
 _RATE = re.compile(r"in ([\d.]+) s \(([\d,]+) activities/s\)")
 
 
@@ -95,6 +99,50 @@ def build_demo_store(path: Path, activities: int, seed: int = 42) -> tuple[LoadR
         cpu_us_per_activity=cpu / max(activities, 1) * 1e6,
         summary=summary,
     ), done.stdout.strip().splitlines()[-1]
+
+
+def stage_breakdown(path: Path, activities: int) -> dict[str, float]:
+    """CPU µs per activity of each stage of the load, for the main team only.
+
+    The same work as the demo's load, with ``time.process_time`` around each
+    stage: generating a batch (with its ``ActivityInput`` values), the bulk
+    upsert's Python work (lookup of existing ids, clock, rendering of the
+    stored document and references), SQLite's INSERT of the batch (the table
+    and its indexes), and the COMMIT (the WAL and its checkpoints).
+    """
+    store = SQLiteStorage(str(path))
+    store.open_sync()
+    spent = dict.fromkeys(("generate", "upsert (Python)", "insert (SQLite)", "commit"), 0.0)
+    insert = store._insert
+
+    def timed_insert(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+        started = time.process_time()
+        insert(conn, rows)
+        spent["insert (SQLite)"] += time.process_time() - started
+
+    store._insert = timed_insert  # type: ignore[method-assign]
+    try:
+        team = asyncio.run(store.ensure_team("acme"))
+        conn = store._writer
+        assert conn is not None
+        batches = iter(activity_stream(build_world(42, 0, activities), 42, References()))
+        while True:
+            started = time.process_time()
+            batch = next(batches, None)
+            spent["generate"] += time.process_time() - started
+            if batch is None:
+                break
+            started = time.process_time()
+            conn.execute("BEGIN IMMEDIATE")
+            store.upsert_sync(conn, team.id, batch)
+            middle = time.process_time()
+            conn.execute("COMMIT")
+            spent["commit"] += time.process_time() - middle
+            spent["upsert (Python)"] += middle - started
+    finally:
+        store.close_sync()
+    spent["upsert (Python)"] -= spent["insert (SQLite)"]
+    return {name: value / activities * 1e6 for name, value in spent.items()}
 
 
 def busiest_person(path: Path) -> tuple[str, int]:
@@ -182,6 +230,7 @@ def main() -> None:
     parser.add_argument("--load-runs", type=int, default=3)
     parser.add_argument("--latency-runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--stage-activities", type=int, default=300_000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     where = machine()
@@ -209,6 +258,7 @@ def main() -> None:
             f"{count} activities)": f"resource_type=person&resource_id={person}",
         }
         results = asyncio.run(latencies(path, key, queries, args.latency_runs, args.requests))
+        stages = stage_breakdown(Path(tmp) / "stages.db", args.stage_activities)
     end_load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     rates = [run.rate for run in loads]
     lines = [
@@ -227,7 +277,14 @@ def main() -> None:
         f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}), "
         f"{statistics.median(r.cpu_us_per_activity for r in loads):.1f} µs of CPU per "
         "activity for the whole command (generation, bulk upsert, SQLite; the "
-        "associated records it writes afterwards included).",
+        "associated records it writes afterwards included). "
+        + (
+            "This meets the issue's target of 100,000 activities/s."
+            if statistics.median(rates) >= TARGET
+            else "This is short of the issue's target of 100,000 activities/s: "
+            "the stages below show why (SQLite's own INSERT and COMMIT, with the "
+            "table's seven indexes, already cost about half of the budget)."
+        ),
         "",
         f"**List latency** on that store, in process through the ASGI app "
         f"(no socket), main team's key, {args.latency_runs} runs of {args.requests} "
@@ -244,6 +301,18 @@ def main() -> None:
             + ", ".join(f"{p:.2f} / {q:.2f}" for p, q in pairs)
             + " |"
         )
+    total = sum(stages.values())
+    lines += [
+        "",
+        f"**Where the load's time goes** (CPU µs per activity, one in-process load of "
+        f"{args.stage_activities:,} activities into one team, `time.process_time` "
+        f"around each stage; {total:.1f} µs in all, so at most {1e6 / total:,.0f} "
+        "activities/s on one core):",
+        "",
+        "| stage | CPU µs per activity |",
+        "|---|---:|",
+        *(f"| {name} | {value:.1f} |" for name, value in stages.items()),
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
