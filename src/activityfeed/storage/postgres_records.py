@@ -50,9 +50,10 @@ class PostgresRecords:
         """
         ids = [record_id for record_id, _ in items]
         rows = await conn.fetch(
-            "SELECT id, attributes FROM associated_records "
-            "WHERE team_id = $1 AND resource = $2 AND id = ANY($3::text[]) "
-            "ORDER BY id FOR UPDATE",
+            "SELECT r.id, r.attributes FROM unnest($3::text[]) AS wanted (id) "
+            "CROSS JOIN LATERAL (SELECT * FROM associated_records r "
+            "WHERE r.team_id = $1 AND r.resource = $2 AND r.id = wanted.id) AS r "
+            "ORDER BY r.id FOR UPDATE OF r",
             team_id,
             resource,
             ids,
@@ -88,9 +89,11 @@ class PostgresRecords:
         wanted = [record_id for record_id in ids if "\x00" not in record_id]
         if not wanted or "\x00" in resource:
             return {}
+        # One index probe per id (see PostgresWrites._existing).
         rows = await self.fetch(
-            "SELECT id, attributes FROM associated_records "
-            "WHERE team_id = $1 AND resource = $2 AND id = ANY($3::text[])",
+            "SELECT r.id, r.attributes FROM unnest($3::text[]) AS wanted (id) "
+            "CROSS JOIN LATERAL (SELECT id, attributes FROM associated_records r "
+            "WHERE r.team_id = $1 AND r.resource = $2 AND r.id = wanted.id) AS r",
             team_id,
             resource,
             wanted,

@@ -116,9 +116,13 @@ class PostgresWrites:
         found: dict[str, tuple[int, Activity]] = {}
         if not ids:
             return found
+        # One index probe per id, whatever the statistics say: with `id =
+        # ANY($2)` and stale statistics (a table growing fast under a bulk
+        # load) the planner can choose to filter every row of the team.
         rows = await conn.fetch(
-            f"SELECT {writes.ACTIVITY_COLUMNS} FROM activities "  # noqa: S608
-            "WHERE team_id = $1 AND id = ANY($2::text[])",
+            f"SELECT {writes.ACTIVITY_COLUMNS} FROM unnest($2::text[]) AS wanted (wanted_id) "  # noqa: S608
+            "CROSS JOIN LATERAL (SELECT * FROM activities a "
+            "WHERE a.team_id = $1 AND a.id = wanted.wanted_id) AS found",
             team_id,
             ids,
         )
