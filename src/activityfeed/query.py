@@ -8,8 +8,10 @@ Rules that the contract leaves to us, written down in ``docs/api.md``:
 * a blank value (``per_page=``, ``type=``) counts as not given, and blank items
   of a comma list are skipped;
 * a scalar parameter given twice takes the last value (as Rack does);
-* ``name[0]=a&name[1]=b`` (indexed brackets) is an array too;
-* the object form of ``type`` cannot be mixed with its array form.
+* ``name[0]=a&name[1]=b`` (indexed brackets) is an array too, in the order given;
+* the object form of ``type`` cannot be mixed with its array form;
+* integers are ASCII digits, leading zeros allowed, ``page`` at most
+  :data:`MAX_INTEGER`; booleans and ``sort_direction`` ignore ASCII case only.
 """
 
 from __future__ import annotations
