@@ -61,7 +61,10 @@ def timestamp_text(draw: st.DrawFn, us: int, query: bool = True) -> str:
     moment = _EPOCH + timedelta(microseconds=us)
     if date_only and moment.hour == moment.minute == moment.second == moment.microsecond == 0:
         return moment.strftime("%Y-%m-%d")
-    local = moment + timedelta(minutes=offset)
+    try:
+        local = moment + timedelta(minutes=offset)
+    except OverflowError:  # the local time of an extreme instant is past year 9999
+        offset, local = 0, moment
     text = local.strftime("%Y-%m-%dT%H:%M:%S")
     micro = f"{local.microsecond:06d}"
     # Fewer digits only where they are zeros; past the sixth, any digits (truncated).
