@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from starlette.testclient import TestClient
 
@@ -22,6 +23,11 @@ from activityfeed.settings import Settings
 from sdk_support import AppBridge, LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis: CI runs more examples than a developer's run; HYPOTHESIS_PROFILE
+# picks a profile by name ("default" or "ci").
+hypothesis.settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "default"))
 
 
 def need_service(name: str, reason: str) -> None:
