@@ -283,6 +283,32 @@ def test_time_bounds_at_every_stored_instant(service: TestClient) -> None:
                 assert body == list_response(stored, query), (column, op, us)
 
 
+_fragments = st.sampled_from(
+    [
+        "type", "type[]", "type[person][]", "type[x][y][z]", "ids", "id[]", "resource_id",
+        "resource_type", "user_guid", "pinned", "page", "per_page", "sort_by", "sort_direction",
+        "occurred_at[gt]", "updated_at[lte]", "occurred_at", "include_paging_counts",
+    ]
+)  # fmt: skip
+_values = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["%00", "%FF", "%", "+", "2019-01-01+05:00", "99999999999999999999", "call,,note"]
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(_fragments, _values), max_size=6))
+def test_no_query_string_is_a_server_error(
+    service: TestClient, pairs: list[tuple[str, str]]
+) -> None:
+    headers = _headers(service)
+    # Values starting with "%" go raw: broken escapes are the client's to send.
+    raw = "&".join(
+        f"{quote(k, safe='[]')}={v if v.startswith('%') else quote(v)}" for k, v in pairs
+    )
+    response = service.get(f"/v2/activity_histories?{raw}", headers=headers)
+    assert response.status_code in (200, 422), (raw, response.text)
+
+
 def test_paging_walks_every_activity_once(service: TestClient) -> None:
     """Ties on occurred_at across page boundaries neither repeat nor skip a record."""
     headers = _headers(service)
