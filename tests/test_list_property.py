@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -136,12 +137,25 @@ def batches(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
     return [first, draw(st.permutations(second))]
 
 
-def _load(client: TestClient, headers: dict[str, str], batches: list[list[dict[str, Any]]]):  # type: ignore[no-untyped-def]
+def _load(
+    client: TestClient,
+    headers: dict[str, str],
+    batches: list[list[dict[str, Any]]],
+    ndjson: bool = False,
+) -> list[dict[str, Any]]:
     """Store the batches; the team's activities as read back, in first-storage order."""
     order: list[str] = []
     for batch in batches:
         before = {i: _get(client, headers, i) for i in order}
-        response = client.post("/v2/activity_histories/bulk", json=batch, headers=headers)
+        if ndjson:
+            lines = b"".join(orjson.dumps(body) + b"\n" for body in batch)
+            response = client.post(
+                "/v2/activity_histories/bulk",
+                content=lines,
+                headers={**headers, "Content-Type": "application/x-ndjson"},
+            )
+        else:
+            response = client.post("/v2/activity_histories/bulk", json=batch, headers=headers)
         assert response.status_code == 200, response.text
         created = [b["id"] for b in batch if b["id"] not in before]
         order += created
@@ -244,7 +258,8 @@ def test_list_matches_the_reference(
     teams = []
     for batches_of_team in team_batches:
         headers = _headers(service)
-        teams.append((headers, _load(service, headers, batches_of_team)))
+        ndjson = data.draw(st.booleans(), label="as NDJSON")
+        teams.append((headers, _load(service, headers, batches_of_team, ndjson)))
     for _ in range(data.draw(st.integers(1, 12), label="queries")):
         team = data.draw(st.integers(0, 1), label="team")
         headers, stored = teams[team]
