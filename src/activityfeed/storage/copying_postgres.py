@@ -135,18 +135,23 @@ class PostgresEndpoint:
             )
 
     async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
-        """Upsert records with their timestamps."""
+        """Upsert records with their timestamps, in one statement."""
         async with self.store.transaction() as conn:
-            await conn.executemany(
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            await conn.execute(
                 "INSERT INTO associated_records "
                 "(team_id, resource, id, attributes, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (team_id, resource, id) DO UPDATE "
+                "SELECT $1, r, i, a, c, u FROM unnest($2::text[], $3::text[], $4::bytea[], "
+                "$5::bigint[], $6::bigint[]) AS batch (r, i, a, c, u) "
+                "ON CONFLICT (team_id, resource, id) DO UPDATE "
                 "SET attributes = excluded.attributes, created_at = excluded.created_at, "
                 "updated_at = excluded.updated_at",
-                [
-                    (team_id, r.resource, r.id, r.attributes, r.created_at, r.updated_at)
-                    for r in records
-                ],
+                team_id,
+                [r.resource for r in records],
+                [r.id for r in records],
+                [r.attributes for r in records],
+                [r.created_at for r in records],
+                [r.updated_at for r in records],
             )
 
     async def finish_team(self, team_id: int, clock: int) -> None:

@@ -59,8 +59,8 @@ class PostgresRecords:
             ids,
         )
         stored = {row[0]: bytes(row[1]) for row in rows}
-        now = now_us()
-        changed: list[tuple[Any, ...]] = []
+        changed_ids: list[str] = []
+        changed_attributes: list[bytes] = []
         created = unchanged = 0
         for record_id, attributes in items:
             before = stored.get(record_id)
@@ -69,15 +69,23 @@ class PostgresRecords:
             elif before == attributes:
                 unchanged += 1
                 continue
-            changed.append((team_id, resource, record_id, attributes, now, now))
-        if changed:
-            await conn.executemany(
+            changed_ids.append(record_id)
+            changed_attributes.append(attributes)
+        if changed_ids:
+            # One statement for the batch: arrays unnested server-side.
+            await conn.execute(
                 "INSERT INTO associated_records (team_id, resource, id, attributes, "
-                "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                "created_at, updated_at) SELECT $1, $2, i, a, $5, $5 "
+                "FROM unnest($3::text[], $4::bytea[]) AS batch (i, a) "
                 "ON CONFLICT (team_id, resource, id) DO UPDATE "
                 "SET attributes = excluded.attributes, updated_at = excluded.updated_at",
-                changed,
+                team_id,
+                resource,
+                changed_ids,
+                changed_attributes,
+                now_us(),
             )
+        changed = changed_ids
         return BulkResult(created=created, updated=len(changed) - created, unchanged=unchanged)
 
     async def get_records(

@@ -31,7 +31,7 @@ demo loader and ``activityfeed copy`` all take that path.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -81,6 +81,25 @@ async def insert_rows(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> 
         await conn.copy_records_to_table("activities", records=rows, columns=INSERT_COLUMN_LIST)
     elif rows:
         await conn.executemany(_INSERT, rows)
+
+
+async def insert_planned(
+    conn: asyncpg.Connection, team_id: int, planned: list[tuple[int, ActivityInput, int]]
+) -> None:
+    """Insert new activities planned as ``(seq, item, stamp)``.
+
+    Through COPY, each row is rendered as the driver asks for it, so that the
+    server indexes the rows already sent while Python renders the next ones.
+    """
+    if len(planned) < COPY_THRESHOLD:
+        await insert_rows(conn, [writes.new_row(team_id, *row) for row in planned])
+        return
+
+    async def rows() -> AsyncIterator[tuple[Any, ...]]:
+        for seq, item, stamp in planned:
+            yield writes.new_row(team_id, seq, item, stamp)
+
+    await conn.copy_records_to_table("activities", records=rows(), columns=INSERT_COLUMN_LIST)
 
 
 async def add_counts(
@@ -221,7 +240,9 @@ class PostgresWrites:
         existing = await self._existing(conn, team_id, [item.id for item in batch if item.id])
         fresh = sum(1 for item in batch if item.id not in existing)
         seqs = iter(await next_seqs(conn, fresh))
-        inserts: list[tuple[Any, ...]] = []
+        # New rows are planned here (seq and stamp, in array order) and
+        # rendered lazily while COPY streams them (see insert_planned).
+        inserts: list[tuple[int, ActivityInput, int]] = []
         replaces: list[tuple[Any, ...]] = []
         deltas: dict[tuple[str, str], int] = {}
         unchanged = 0
@@ -229,7 +250,7 @@ class PostgresWrites:
             assert item.id is not None
             found = existing.get(item.id)
             if found is None:
-                inserts.append(writes.new_row(team_id, next(seqs), item, clock.tick()))
+                inserts.append((next(seqs), item, clock.tick()))
                 key = (item.type, item.resource_type)
                 deltas[key] = deltas.get(key, 0) + 1
                 continue
@@ -245,7 +266,7 @@ class PostgresWrites:
                 new = (activity.type, activity.resource_type)
                 deltas[old] = deltas.get(old, 0) - 1
                 deltas[new] = deltas.get(new, 0) + 1
-        await insert_rows(conn, inserts)
+        await insert_planned(conn, team_id, inserts)
         await self._replace(conn, replaces)
         await save_clock(conn, team_id, clock)
         await add_counts(conn, team_id, deltas)
