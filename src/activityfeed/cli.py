@@ -33,7 +33,10 @@ database_option = click.option(
 
 def settings_for(database_url: str | None) -> Settings:
     """Settings from the environment, with the command line's database URL."""
-    return Settings.from_env(database_url=database_url)
+    try:
+        return Settings.from_env(database_url=database_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def with_store(database_url: str | None, work: Callable[[Storage], Awaitable[T]]) -> T:

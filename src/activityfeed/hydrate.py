@@ -34,12 +34,18 @@ _NOTHING: Mapping[str, Loaded] = {}
 class Hydrator(Protocol):
     """Loads the dynamic part of a page of activities."""
 
+    # Whether a hydrated page depends on the store alone (no remote source),
+    # so that it may be cached for as long as the store is unchanged.
+    cacheable: bool
+
     async def hydrate(self, team_id: int, rows: list[Row]) -> list[tuple[bytes, bytes]] | None:
         """``(dynamic_data, failed_dynamic_resources)`` as JSON per row, or ``None`` if empty."""
 
 
 class NoDynamicData:
     """The hydrator with no associated records: every activity gets ``{}`` and ``[]``."""
+
+    cacheable = True
 
     async def hydrate(self, team_id: int, rows: list[Row]) -> list[tuple[bytes, bytes]] | None:
         return None
@@ -72,6 +78,7 @@ class RecordHydrator:
             for name, spec in registry.remote.items()
         }
         self.client: httpx.AsyncClient | None = None
+        self.cacheable = not self.remote
         self._team_names: dict[int, str] = {}
 
     async def open(self) -> None:

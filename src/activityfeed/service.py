@@ -6,11 +6,12 @@ data, and nothing it gets back says whether another team's data exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from urllib.parse import parse_qsl
 
 from activityfeed import render
 from activityfeed.auth import bearer_token, check_key, hash_key
 from activityfeed.bodies import Limits, parse_bulk, parse_one, parse_update
+from activityfeed.cache import GenerationCache
 from activityfeed.errors import Invalid, NotFound
 from activityfeed.hydrate import Hydrator, NoDynamicData
 from activityfeed.model import ApiKey
@@ -21,22 +22,49 @@ from activityfeed.storage.base import BulkResult, DuplicateId, Row, Storage
 class ActivityService:
     """The use cases of the activity API."""
 
-    def __init__(self, storage: Storage, limits: Limits, hydrator: Hydrator | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        limits: Limits,
+        hydrator: Hydrator | None = None,
+        cache_entries: int = 4096,
+    ) -> None:
         self.storage = storage
         self.limits = limits
         self.hydrator: Hydrator = hydrator or NoDynamicData()
+        # Exact caches (see cache.py): keys by token, pages by team and query string.
+        self._keys: GenerationCache[str, ApiKey | None] = GenerationCache(cache_entries)
+        self._pages: GenerationCache[tuple[int, bytes], bytes] = GenerationCache(
+            cache_entries if self.hydrator.cacheable else 0
+        )
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
         """The key of a request's ``Authorization`` header, or a 401."""
         token = bearer_token(authorization)
-        return check_key(await self.storage.find_key(hash_key(token)))
+        generation = self.storage.generation()
+        key = self._keys.get(generation, token)
+        if key is None:
+            key = await self.storage.find_key(hash_key(token))
+            self._keys.put(generation, token, key)
+        return check_key(key)
 
-    async def list_page(self, team_id: int, pairs: Iterable[tuple[str, str]]) -> bytes:
-        """``GET /v2/activity_histories``: a whole response body."""
+    async def list_page(self, team_id: int, query_string: bytes) -> bytes:
+        """``GET /v2/activity_histories``: a whole response body.
+
+        The same query on an unchanged store is answered from the page cache.
+        """
+        generation = self.storage.generation()
+        cache_key = (team_id, query_string)
+        body = self._pages.get(generation, cache_key)
+        if body is not None:
+            return body
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
         query = parse_list_query(pairs)
         result = await self.storage.list_activities(team_id, query)
         dynamic = await self.hydrator.hydrate(team_id, result.rows) if result.rows else None
-        return render.page_json(query, result, dynamic)
+        body = render.page_json(query, result, dynamic)
+        self._pages.put(generation, cache_key, body)
+        return body
 
     async def _one(self, team_id: int, row: Row) -> bytes:
         dynamic = await self.hydrator.hydrate(team_id, [row])

@@ -26,6 +26,8 @@ class Settings:
     redis_key_prefix: str = "activityfeed:"
     rate_limit_fail_closed: bool = False
     dynamic_data_deadline_ms: int = 250
+    # Entries of the exact key and page caches (cache.py); 0 turns them off.
+    cache_entries: int = 4096
     records_config: str | None = None
     # ACTIVITYFEED_RECORDS_* variables without that prefix (activityfeed.records).
     records_env: tuple[tuple[str, str], ...] = ()
@@ -39,19 +41,30 @@ class Settings:
             value = env.get(ENV_PREFIX + name)
             return value if value not in (None, "") else None
 
+        def integer(name: str, raw: str) -> int:
+            try:
+                number = int(raw)
+            except ValueError:
+                raise ValueError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+            if number < 0:
+                raise ValueError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
+            return number
+
         values: dict[str, Any] = {}
         if (url := get("DATABASE_URL")) is not None:
             values["database_url"] = url
         if (limit := get("RATE_LIMIT_PER_MINUTE")) is not None:
-            values["rate_limit_per_minute"] = int(limit)
+            values["rate_limit_per_minute"] = integer("RATE_LIMIT_PER_MINUTE", limit)
         if (redis_url := get("REDIS_URL")) is not None:
             values["redis_url"] = redis_url
         if (prefix := get("REDIS_KEY_PREFIX")) is not None:
             values["redis_key_prefix"] = prefix
         if (closed := get("RATE_LIMIT_FAIL_CLOSED")) is not None:
             values["rate_limit_fail_closed"] = closed.lower() in ("1", "true", "yes")
+        if (entries := get("CACHE_ENTRIES")) is not None:
+            values["cache_entries"] = integer("CACHE_ENTRIES", entries)
         if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
-            values["dynamic_data_deadline_ms"] = int(deadline)
+            values["dynamic_data_deadline_ms"] = integer("DYNAMIC_DATA_DEADLINE_MS", deadline)
         if (records := get("RECORDS_CONFIG")) is not None:
             values["records_config"] = records
         records_prefix = ENV_PREFIX + "RECORDS_"
@@ -72,7 +85,7 @@ class Settings:
             ("max_tag_length", "MAX_TAG_LENGTH"),
         ):
             if (raw := get(env_name)) is not None:
-                limits[name] = int(raw)
+                limits[name] = integer(env_name, raw)
         if limits:
             values["limits"] = Limits(**limits)
         values.update({k: v for k, v in overrides.items() if v is not None})

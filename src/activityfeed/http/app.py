@@ -73,7 +73,7 @@ async def _json_body(request: Request) -> Any:
 
 async def list_activities(request: Request) -> Response:
     service = _service(request)
-    body = await service.list_page(_key(request).team_id, request.query_params.multi_items())
+    body = await service.list_page(_key(request).team_id, request.scope["query_string"])
     return _json(body)
 
 
@@ -212,7 +212,7 @@ def create_app(
     limiter = limiter or build_rate_limiter(settings)
     registry = load_registry(settings.records_config, settings.records_env)
     hydrator = RecordHydrator(store, registry, settings.dynamic_data_deadline_ms)
-    service = ActivityService(store, settings.limits, hydrator)
+    service = ActivityService(store, settings.limits, hydrator, settings.cache_entries)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -71,6 +71,12 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Release connections."""
 
+    def generation(self) -> int | None:
+        """A number that changes whenever the store's data may have changed, cheaply.
+
+        ``None`` when the store cannot tell: then nothing is cached.
+        """
+
     async def ping(self) -> None:
         """Raise :class:`StorageUnavailable` when the store does not answer."""
 

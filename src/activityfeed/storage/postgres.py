@@ -234,6 +234,10 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
             result: list[Any] = await conn.fetch(sql, *args)
             return result
 
+    def generation(self) -> int | None:
+        """PostgreSQL offers no cheap change counter across servers: nothing is cached."""
+        return None
+
     async def ping(self) -> None:
         """A trivial query, bounded by the connect timeout."""
         async with self.connection() as conn:

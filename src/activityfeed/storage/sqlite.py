@@ -162,6 +162,17 @@ class SQLiteStorage(SQLiteRecords):
                 conn.close()
         self._reader = self._writer = None
 
+    def generation(self) -> int | None:
+        """``PRAGMA data_version``: it moves on every commit of any other connection.
+
+        The writer is another connection than the reader, so this process's
+        own writes move it too, and so do those of every other process.
+        """
+        try:
+            return int(self.reader.execute("PRAGMA data_version").fetchone()[0])
+        except (sqlite3.Error, StorageUnavailable):
+            return None
+
     async def ping(self) -> None:
         """A trivial read."""
         with self._errors():
