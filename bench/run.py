@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.activities, args.seconds, args.runs = min(args.activities, 3000), 1.0, 1
-        args.concurrency = "1,4"
+        args.concurrency = "2"
     out = args.output or (RESULTS / ("smoke" if args.smoke else "full"))
     out.mkdir(parents=True, exist_ok=True)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
