@@ -152,7 +152,9 @@ LIST_SHAPES = {
         ("occurred_at[gte]", "2020-09-13T12:26:40Z"),
         ("occurred_at[lt]", "2020-09-20T00:00:00Z"),
     ],
-    "deep page": [("page", "40"), ("per_page", "100")],
+    # Deep, but a small part of the team: past about half of it, reading the
+    # whole partition and sorting is the planner's right call.
+    "deep page": [("page", "10"), ("per_page", "50")],
 }
 
 
