@@ -287,7 +287,15 @@ def _static_data(
     value = data.get("static_data")
     if value is None:
         return None
-    name = f"{prefix}static_data"
+    return object_json(value, limits, f"{prefix}static_data", errors)
+
+
+def object_json(value: Any, limits: Limits, name: str, errors: ErrorCollector) -> bytes | None:
+    """A JSON object within the size limit of ``static_data`` (and of record attributes).
+
+    ``None`` with the problem in ``errors`` when it is not an object, cannot be
+    encoded or is too large.
+    """
     if not isinstance(value, Mapping):
         errors.add(name, "must be a JSON object")
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from activityfeed.bodies import Limits
+from activityfeed.bodies import Limits, object_json
 from activityfeed.errors import ErrorCollector, Invalid, NotFound
 from activityfeed.records import Registry
 from activityfeed.storage.base import BulkResult, Storage, StoredRecord
@@ -46,22 +46,6 @@ def record_id(value: Any) -> str | None:
 ID_RULE = "must be an integer or a string of 1 to 255 printable characters without '/'"
 
 
-def attributes_json(value: Any, limits: Limits, name: str, errors: ErrorCollector) -> bytes | None:
-    """A record's attributes as JSON bytes, or ``None`` with the problem in ``errors``."""
-    if not isinstance(value, Mapping):
-        errors.add(name, "must be a JSON object")
-        return None
-    try:
-        encoded = orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        errors.add(name, "must be encodable as JSON")
-        return None
-    if len(encoded) > limits.max_static_data_bytes:
-        errors.add(name, f"must be at most {limits.max_static_data_bytes} bytes of JSON")
-        return None
-    return encoded
-
-
 def parse_batch(data: Any, limits: Limits) -> list[tuple[str, bytes]]:
     """A batch body ``[{"id": ..., "attributes": {...}}, ...]``, or one 422 naming every item."""
     if not isinstance(data, list):
@@ -92,7 +76,7 @@ def parse_batch(data: Any, limits: Limits) -> list[tuple[str, bytes]]:
         if "attributes" not in raw:
             errors.add(f"{prefix}.attributes", "is required")
             continue
-        attributes = attributes_json(raw["attributes"], limits, f"{prefix}.attributes", errors)
+        attributes = object_json(raw["attributes"], limits, f"{prefix}.attributes", errors)
         if rid is not None and attributes is not None:
             items.append((rid, attributes))
     errors.raise_if_any()
@@ -139,7 +123,7 @@ class RecordService:
         checked = self._check(resource, rid)
         assert checked is not None
         errors = ErrorCollector()
-        attributes = attributes_json(body, self.limits, "body", errors)
+        attributes = object_json(body, self.limits, "body", errors)
         errors.raise_if_any()
         assert attributes is not None
         result = await self.storage.put_records(team_id, resource, [(checked, attributes)])
