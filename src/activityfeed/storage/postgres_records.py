@@ -48,12 +48,13 @@ class PostgresRecords:
         The stored rows are read ``FOR UPDATE`` so that the created / updated /
         unchanged counts are exact under concurrent writers of the same ids.
         """
-        ids = [record_id for record_id, _ in items]
+        # Sorted, so that concurrent writers lock rows in one order.
+        ids = sorted(record_id for record_id, _ in items)
         rows = await conn.fetch(
-            "SELECT r.id, r.attributes FROM unnest($3::text[]) AS wanted (id) "
-            "CROSS JOIN LATERAL (SELECT * FROM associated_records r "
-            "WHERE r.team_id = $1 AND r.resource = $2 AND r.id = wanted.id) AS r "
-            "ORDER BY r.id FOR UPDATE OF r",
+            "SELECT found.id, found.attributes FROM unnest($3::text[]) AS wanted (wanted_id) "
+            "CROSS JOIN LATERAL (SELECT id, attributes FROM associated_records "
+            "WHERE team_id = $1 AND resource = $2 AND id = wanted.wanted_id "
+            "LIMIT 1 FOR UPDATE) AS found",
             team_id,
             resource,
             ids,
@@ -99,9 +100,9 @@ class PostgresRecords:
             return {}
         # One index probe per id (see PostgresWrites._existing).
         rows = await self.fetch(
-            "SELECT r.id, r.attributes FROM unnest($3::text[]) AS wanted (id) "
-            "CROSS JOIN LATERAL (SELECT id, attributes FROM associated_records r "
-            "WHERE r.team_id = $1 AND r.resource = $2 AND r.id = wanted.id) AS r",
+            "SELECT found.id, found.attributes FROM unnest($3::text[]) AS wanted (wanted_id) "
+            "CROSS JOIN LATERAL (SELECT id, attributes FROM associated_records "
+            "WHERE team_id = $1 AND resource = $2 AND id = wanted.wanted_id LIMIT 1) AS found",
             team_id,
             resource,
             wanted,

@@ -136,12 +136,15 @@ class PostgresWrites:
         if not ids:
             return found
         # One index probe per id, whatever the statistics say: with `id =
-        # ANY($2)` and stale statistics (a table growing fast under a bulk
-        # load) the planner can choose to filter every row of the team.
+        # ANY($2)`, or a plain join, and stale statistics (a table growing
+        # fast under a bulk load) the planner can choose to read every row
+        # of the team for each batch. The LIMIT keeps the subquery from being
+        # flattened into a join: it stays a lookup of one id by the unique
+        # index, once per wanted id.
         rows = await conn.fetch(
             f"SELECT {writes.ACTIVITY_COLUMNS} FROM unnest($2::text[]) AS wanted (wanted_id) "  # noqa: S608
-            "CROSS JOIN LATERAL (SELECT * FROM activities a "
-            "WHERE a.team_id = $1 AND a.id = wanted.wanted_id) AS found",
+            "CROSS JOIN LATERAL (SELECT * FROM activities "
+            "WHERE team_id = $1 AND id = wanted.wanted_id LIMIT 1) AS found",
             team_id,
             ids,
         )
