@@ -13,10 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from activityfeed.demo_fast import load_fresh, plan_teams
 from activityfeed.demo_records import load_team_records, team_records
 from activityfeed.demo_stream import References, activity_stream
 from activityfeed.demo_world import World, build_world, team_shares
 from activityfeed.storage import BulkResult, Storage
+from activityfeed.storage.sqlite import SQLiteStorage
 
 BATCH_SIZE = 10_000  # the bulk endpoint's limit, and the store's sweet spot
 
@@ -148,22 +150,27 @@ async def load_demo(
 ) -> DemoReport:
     """Load the demo: ``activities`` spread over ``teams`` teams, seeded by ``seed``.
 
-    Batches go through the store's bulk upsert, as a client's would.
+    Batches go through the store's bulk upsert, as a client's would; into a
+    SQLite store without activities, the same rows are made by a child process
+    and written by one fast load (:mod:`activityfeed.demo_fast`).
     ``progress`` shows a Rich progress bar on stderr.
     """
     shares = team_shares(activities, teams)
     reports: list[TeamReport] = []
     with _Progress(activities, progress) as bar:
-        for index, share in enumerate(shares):
-            world = build_world(seed, index, share)
-            team = await store.ensure_team(world.name)
+        worlds = [build_world(seed, index, share) for index, share in enumerate(shares)]
+        team_ids = [(await store.ensure_team(world.name)).id for world in worlds]
+        fast = _load_fresh(store, seed, worlds, team_ids, batch_size, bar)
+        if fast is not None:
+            reports = fast
+        for world, team_id in zip(worlds[len(reports) :], team_ids[len(reports) :], strict=True):
             references = References()
             totals = [0, 0, 0]
             for batch in activity_stream(world, seed, references, batch_size):
                 # One batch at a time: overlapping generation with the write
                 # thread was measured slower (the writer waits for the GIL
                 # after every row of executemany).
-                _add(totals, await store.upsert_activities(team.id, batch))
+                _add(totals, await store.upsert_activities(team_id, batch))
                 bar.advance(len(batch), world.name)
             reports.append(TeamReport(world, references, *totals))
         seconds = bar.elapsed
@@ -176,6 +183,36 @@ async def load_demo(
         records,
         records_seconds,
     )
+
+
+def _load_fresh(
+    store: Storage,
+    seed: int,
+    worlds: list[World],
+    team_ids: list[int],
+    batch_size: int,
+    bar: _Progress,
+) -> list[TeamReport] | None:
+    """The fast load (:mod:`activityfeed.demo_fast`) when the store is SQLite without activities.
+
+    ``None`` when it does not apply: the batches then go through the bulk upsert.
+    """
+    if not isinstance(store, SQLiteStorage) or not worlds:
+        return None
+    with store.fresh_load() as load:
+        if load is None:
+            return None
+        plans = plan_teams(
+            load,
+            [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)],
+        )
+        loaded = load_fresh(
+            load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
+        )
+    return [
+        TeamReport(world, team.references, team.created, 0, 0)
+        for world, team in zip(worlds, loaded, strict=True)
+    ]
 
 
 async def _load_records(store: Storage, seed: int, reports: list[TeamReport]) -> tuple[int, float]:

@@ -173,12 +173,12 @@ def static_refs(static_data: dict[str, Any]) -> list[list[str]] | None:
     Which names are real resources is decided at read time by the registry;
     storing every candidate keeps the stored form independent of it.
     """
-    refs = [
-        [key[:-3], str(value)]
-        for key, value in static_data.items()
-        if key.endswith("_id")
-        and len(key) > 3
-        and isinstance(value, (int, str))
-        and not isinstance(value, bool)
-    ]
+    # On every new activity's write path: a plain loop, and exact type tests
+    # (a bool is an int to isinstance, and JSON gives no subclasses).
+    refs = []
+    for key, value in static_data.items():
+        if key[-3:] == "_id" and len(key) > 3:
+            kind = type(value)
+            if kind is int or kind is str:
+                refs.append([key[:-3], str(value)])
     return refs or None

@@ -85,20 +85,25 @@ def parse_timestamp(text: str) -> int:
 def format_timestamp(us: int) -> str:
     """Render microseconds since the epoch as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
     # Every stored activity renders its timestamps once when written, so this
-    # is on the bulk path: the date part comes from a cache, the rest is
-    # integer arithmetic.
+    # is on the bulk path: the date and the time to the second come from
+    # caches, the rest is integer arithmetic.
     day, rest = divmod(us, _DAY_US)
     date_part = _DATE_PARTS.get(day)
     if date_part is None:
         date_part = _date_part(day)
     seconds, micro = divmod(rest, _US)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    return f"{date_part}{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"
+    time_part = _TIME_PARTS.get(seconds)
+    if time_part is None:
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        # At most 86,400 of them: bounded by itself.
+        time_part = _TIME_PARTS[seconds] = f"{hour:02d}:{minute:02d}:{second:02d}."
+    return f"{date_part}{time_part}{micro:06d}Z"
 
 
 _DAY_US = 86_400 * _US
 _DATE_PARTS: dict[int, str] = {}
+_TIME_PARTS: dict[int, str] = {}  # second of the day -> "HH:MM:SS."
 
 
 def _date_part(day: int) -> str:

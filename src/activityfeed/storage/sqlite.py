@@ -28,6 +28,7 @@ from activityfeed.storage.sqlbuild import (
     page_sql,
     where_for,
 )
+from activityfeed.storage.sqlite_bulk import FreshLoad, fresh_load
 from activityfeed.storage.sqlite_records import SQLiteRecords
 from activityfeed.storage.sqlite_schema import MIGRATIONS
 from activityfeed.timestamps import now_us
@@ -509,3 +510,22 @@ class SQLiteStorage(SQLiteRecords):
         self._save_clock(conn, team_id, clock)
         self._count_delta(conn, team_id, deltas)
         return BulkResult(created=len(inserts), updated=len(replaces), unchanged=unchanged)
+
+    @contextmanager
+    def fresh_load(self) -> Iterator[FreshLoad | None]:
+        """A fast load on the calling thread when the store has no activities, else ``None``.
+
+        See :mod:`activityfeed.storage.sqlite_bulk`. The read connection is
+        closed meanwhile, so that the journal may leave WAL for the load.
+        """
+        conn = self._writer
+        if conn is None:
+            raise StorageUnavailable("the store is not open")
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        try:
+            with self._errors(), fresh_load(conn, alone=True) as load:
+                yield load
+        finally:
+            self._reader = self._connect()

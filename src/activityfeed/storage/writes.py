@@ -165,6 +165,25 @@ def new_row(team_id: int, seq: int, item: ActivityInput, stamp: int) -> tuple[An
     )
 
 
+def new_rows(
+    team_id: int, seq: int, clock: Clock, items: Sequence[ActivityInput]
+) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str], int]]:
+    """:func:`new_row` for each of ``items`` (all new), from ``seq`` on, stamped by ``clock``.
+
+    Also returns how many of each ``(type, resource_type)`` they add, for the
+    counts table: what the bulk upsert does for items whose ids are not stored.
+    """
+    rows = []
+    deltas: dict[tuple[str, str], int] = {}
+    tick = clock.tick
+    for item in items:
+        rows.append(new_row(team_id, seq, item, tick()))
+        seq += 1
+        key = (item.type, item.resource_type)
+        deltas[key] = deltas.get(key, 0) + 1
+    return rows, deltas
+
+
 def stored_columns(team_id: int, seq: int, activity: Activity) -> tuple[Any, ...]:
     """Values for an INSERT of every column, in the order of :data:`INSERT_COLUMNS`."""
     return (
