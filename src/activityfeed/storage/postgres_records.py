@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from activityfeed.storage.base import BulkResult, StoredRecord
+from activityfeed.storage.postgres_writes import CUSTOM_PLANS
 from activityfeed.timestamps import now_us
 
 _COLUMNS = "resource, id, attributes, created_at, updated_at"
@@ -48,6 +49,7 @@ class PostgresRecords:
         The stored rows are read ``FOR UPDATE`` so that the created / updated /
         unchanged counts are exact under concurrent writers of the same ids.
         """
+        await conn.execute(CUSTOM_PLANS)
         # Sorted, so that concurrent writers lock rows in one order.
         ids = sorted(record_id for record_id, _ in items)
         rows = await conn.fetch(

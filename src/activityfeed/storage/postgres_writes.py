@@ -42,6 +42,11 @@ from activityfeed.storage import writes
 from activityfeed.storage.base import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
 
+# Batch statements are planned for their actual parameters and the table's
+# actual size. A cached generic plan made while a table was empty (say, the
+# first batches of a bulk load) can pick any index that leads with team_id
+# for an id lookup, then read the whole team once per id as the table grows.
+CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 COPY_THRESHOLD = 64  # rows from which COPY beats a prepared INSERT run
 INSERT_COLUMN_LIST = [name.strip() for name in writes.INSERT_COLUMNS.split(",")]
 _INSERT = (
@@ -51,7 +56,12 @@ _INSERT = (
 
 
 async def lock_clock(conn: asyncpg.Connection, team_id: int) -> writes.Clock:
-    """Lock the team's clock row until commit and return its clock (see the module)."""
+    """Lock the team's clock row until commit and return its clock (see the module).
+
+    Every write transaction starts here, so this is also where its statements
+    are set to be planned for their actual parameters (:data:`CUSTOM_PLANS`).
+    """
+    await conn.execute(CUSTOM_PLANS)
     last = await conn.fetchval(
         "INSERT INTO team_clocks (team_id, clock) VALUES ($1, 0) "
         "ON CONFLICT (team_id) DO UPDATE SET clock = team_clocks.clock RETURNING clock",
