@@ -30,7 +30,6 @@ demo loader and ``activityfeed copy`` all take that path.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -251,36 +250,15 @@ class PostgresWrites:
         batch = list(items)
         clock = await lock_clock(conn, team_id)
         existing = await self._existing(conn, team_id, [item.id for item in batch if item.id])
-        fresh = sum(1 for item in batch if item.id not in existing)
-        seqs = iter(await next_seqs(conn, fresh))
-        # New rows are planned here (seq and stamp, in array order) and
-        # rendered lazily while COPY streams them (see insert_planned).
-        inserts: list[tuple[int, ActivityInput, int]] = []
-        replaces: list[tuple[Any, ...]] = []
-        deltas: dict[tuple[str, str], int] = {}
-        unchanged = 0
-        for item in batch:
-            assert item.id is not None
-            found = existing.get(item.id)
-            if found is None:
-                inserts.append((next(seqs), item, clock.tick()))
-                key = (item.type, item.resource_type)
-                deltas[key] = deltas.get(key, 0) + 1
-                continue
-            stored_seq, stored = found
-            candidate = writes.replacement(stored, item)
-            if candidate == stored:
-                unchanged += 1
-                continue
-            activity = dataclasses.replace(candidate, updated_at=clock.tick())
-            replaces.append(writes.stored_columns(team_id, stored_seq, activity))
-            if stored.resource_type != activity.resource_type:
-                old = (stored.type, stored.resource_type)
-                new = (activity.type, activity.resource_type)
-                deltas[old] = deltas.get(old, 0) - 1
-                deltas[new] = deltas.get(new, 0) + 1
+        plan = writes.plan_upsert(batch, existing, clock)
+        seqs = await next_seqs(conn, len(plan.inserts))
+        # New rows are rendered lazily while COPY streams them (see insert_planned).
+        inserts = [
+            (seq, item, stamp) for seq, (item, stamp) in zip(seqs, plan.inserts, strict=True)
+        ]
+        replaces = [writes.stored_columns(team_id, s, a) for s, a in plan.replaces]
         await insert_planned(conn, team_id, inserts)
         await self._replace(conn, replaces)
         await save_clock(conn, team_id, clock)
-        await add_counts(conn, team_id, deltas)
-        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=unchanged)
+        await add_counts(conn, team_id, plan.deltas)
+        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=plan.unchanged)

@@ -9,7 +9,6 @@ every process are serialised and the team clock they read is the latest.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -479,37 +478,18 @@ class SQLiteStorage(SQLiteRecords):
         """The bulk upsert inside an open write transaction."""
         existing = self._existing(conn, team_id, [item.id for item in items if item.id])
         clock = self._clock(conn, team_id)
+        plan = writes.plan_upsert(items, existing, clock)
         seq = self._next_seq(conn)
-        inserts: list[tuple[Any, ...]] = []
-        replaces: list[tuple[Any, ...]] = []
-        deltas: dict[tuple[str, str], int] = {}
-        unchanged = 0
-        for item in items:
-            assert item.id is not None
-            found = existing.get(item.id)
-            if found is None:
-                inserts.append(writes.new_row(team_id, seq, item, clock.tick()))
-                seq += 1
-                key = (item.type, item.resource_type)
-                deltas[key] = deltas.get(key, 0) + 1
-                continue
-            stored_seq, stored = found
-            candidate = writes.replacement(stored, item)
-            if candidate == stored:
-                unchanged += 1
-                continue
-            activity = dataclasses.replace(candidate, updated_at=clock.tick())
-            replaces.append(writes.stored_columns(team_id, stored_seq, activity))
-            if stored.resource_type != activity.resource_type:
-                old = (stored.type, stored.resource_type)
-                new = (activity.type, activity.resource_type)
-                deltas[old] = deltas.get(old, 0) - 1
-                deltas[new] = deltas.get(new, 0) + 1
+        inserts = [
+            writes.new_row(team_id, seq + n, item, stamp)
+            for n, (item, stamp) in enumerate(plan.inserts)
+        ]
+        replaces = [writes.stored_columns(team_id, s, a) for s, a in plan.replaces]
         self._insert(conn, inserts)
         self._replace(conn, replaces)
         self._save_clock(conn, team_id, clock)
-        self._count_delta(conn, team_id, deltas)
-        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=unchanged)
+        self._count_delta(conn, team_id, plan.deltas)
+        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=plan.unchanged)
 
     @contextmanager
     def fresh_load(self) -> Iterator[FreshLoad | None]:

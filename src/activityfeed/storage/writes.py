@@ -8,7 +8,8 @@ commit order (contract, section 2, "Order").
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -207,3 +208,50 @@ INSERT_COLUMNS = (
     "team_id, seq, id, type, resource_type, resource_id, user_guid, "
     "occurred_at, created_at, updated_at, pinned_at, refs, doc"
 )
+
+
+@dataclass(slots=True)
+class UpsertPlan:
+    """What a bulk upsert does, decided in array order with the team's clock locked.
+
+    ``inserts`` are new activities with their stamps (the store gives them
+    their ``seq`` in this order); ``replaces`` stored activities that change,
+    by ``seq``; ``deltas`` the changes of the per-(type, resource type) counters.
+    """
+
+    inserts: list[tuple[ActivityInput, int]] = field(default_factory=list)
+    replaces: list[tuple[int, Activity]] = field(default_factory=list)
+    deltas: dict[tuple[str, str], int] = field(default_factory=dict)
+    unchanged: int = 0
+
+    def count(self, key: tuple[str, str], n: int) -> None:
+        """Move the counter of ``key`` by ``n``."""
+        self.deltas[key] = self.deltas.get(key, 0) + n
+
+
+def plan_upsert(
+    items: Iterable[ActivityInput], existing: Mapping[str, tuple[int, Activity]], clock: Clock
+) -> UpsertPlan:
+    """Decide, item by item in array order, what a bulk upsert changes.
+
+    An item equal to what is stored changes nothing, so a resent batch neither
+    bumps ``updated_at`` nor duplicates anything.
+    """
+    plan = UpsertPlan()
+    for item in items:
+        assert item.id is not None
+        found = existing.get(item.id)
+        if found is None:
+            plan.inserts.append((item, clock.tick()))
+            plan.count((item.type, item.resource_type), 1)
+            continue
+        stored_seq, stored = found
+        candidate = replacement(stored, item)
+        if candidate == stored:
+            plan.unchanged += 1
+            continue
+        plan.replaces.append((stored_seq, dataclasses.replace(candidate, updated_at=clock.tick())))
+        if stored.resource_type != candidate.resource_type:
+            plan.count((stored.type, stored.resource_type), -1)
+            plan.count((candidate.type, candidate.resource_type), 1)
+    return plan
