@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from activityfeed.model import ActivityChanges, ActivityInput, ApiKey, Team
 from activityfeed.query import ListQuery
@@ -52,6 +52,26 @@ class StoredRecord:
     attributes: bytes
     created_at: int
     updated_at: int
+
+
+# The columns every store reads a key with (keys ``k`` joined to their team ``t``).
+KEY_COLUMNS = (
+    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
+)
+
+
+def api_key(row: Sequence[Any]) -> ApiKey:
+    """An :class:`ApiKey` from a row of :data:`KEY_COLUMNS`."""
+    return ApiKey(
+        id=row[0],
+        team_id=row[1],
+        team_name=row[2],
+        prefix=row[3],
+        scopes=tuple(row[4].split(",")) if row[4] else (),
+        created_at=row[5],
+        revoked_at=row[6],
+        rate_limit=row[7],
+    )
 
 
 class StorageUnavailable(Exception):

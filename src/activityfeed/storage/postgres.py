@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -30,7 +30,7 @@ import asyncpg
 
 from activityfeed.model import ApiKey, Team
 from activityfeed.query import COUNT_LIMIT, ListQuery
-from activityfeed.storage.base import ListResult, Row, StorageUnavailable
+from activityfeed.storage.base import KEY_COLUMNS, ListResult, Row, StorageUnavailable, api_key
 from activityfeed.storage.postgres_records import PostgresRecords
 from activityfeed.storage.postgres_schema import MIGRATIONS
 from activityfeed.storage.postgres_writes import PostgresWrites
@@ -56,23 +56,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
 )
 
-_KEY_COLUMNS = (
-    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
-)
 _TEAM_COLUMNS = "id, name, rate_limit, created_at"
-
-
-def _key(row: Sequence[Any]) -> ApiKey:
-    return ApiKey(
-        id=row[0],
-        team_id=row[1],
-        team_name=row[2],
-        prefix=row[3],
-        scopes=tuple(row[4].split(",")) if row[4] else (),
-        created_at=row[5],
-        revoked_at=row[6],
-        rate_limit=row[7],
-    )
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -296,29 +280,29 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
                 now_us(),
             )
             row = await conn.fetchrow(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
                 "WHERE k.id = $1",
                 key_id,
             )
-        return _key(row)
+        return api_key(row)
 
     async def find_key(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, with its team."""
         rows = await self.fetch(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+            f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
             "WHERE k.key_hash = $1",
             key_hash,
         )
-        return _key(rows[0]) if rows else None
+        return api_key(rows[0]) if rows else None
 
     async def list_keys(self, team: str | None = None) -> list[ApiKey]:
         """Keys, optionally of one team."""
-        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
         if team is None:
             rows = await self.fetch(sql + " ORDER BY k.id")
         else:
             rows = await self.fetch(sql + " WHERE t.name = $1 ORDER BY k.id", team)
-        return [_key(row) for row in rows]
+        return [api_key(row) for row in rows]
 
     async def revoke_key(self, prefix: str) -> int:
         """Revoke the live keys whose prefix is ``prefix``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 from activityfeed.model import Activity, ActivityChanges, ActivityInput, ApiKey, Team
 from activityfeed.query import COUNT_LIMIT, ListQuery
 from activityfeed.storage import writes
-from activityfeed.storage.base import BulkResult, DuplicateId, ListResult, Row, StorageUnavailable
+from activityfeed.storage.base import (
+    KEY_COLUMNS,
+    BulkResult,
+    DuplicateId,
+    ListResult,
+    Row,
+    StorageUnavailable,
+    api_key,
+)
 from activityfeed.storage.sqlbuild import (
     counted_pairs,
     counts_table_applies,
@@ -34,23 +42,6 @@ from activityfeed.timestamps import now_us
 
 T = TypeVar("T")
 _CHUNK = 500  # ids per IN list, well under SQLite's variable limit
-
-_KEY_COLUMNS = (
-    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
-)
-
-
-def _key(row: Sequence[Any]) -> ApiKey:
-    return ApiKey(
-        id=row[0],
-        team_id=row[1],
-        team_name=row[2],
-        prefix=row[3],
-        scopes=tuple(row[4].split(",")) if row[4] else (),
-        created_at=row[5],
-        revoked_at=row[6],
-        rate_limit=row[7],
-    )
 
 
 def path_from_url(url: str) -> str:
@@ -264,11 +255,11 @@ class SQLiteStorage(SQLiteRecords):
                 (team_id, key_hash, prefix, ",".join(scopes), now_us()),
             )
             row = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
                 "WHERE k.id = ?",
                 (cursor.lastrowid,),
             ).fetchone()
-            return _key(row)
+            return api_key(row)
 
         return await self._write(work)
 
@@ -276,22 +267,22 @@ class SQLiteStorage(SQLiteRecords):
         """The key with this hash, with its team."""
         with self._errors():
             row = self.reader.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
+                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
                 "WHERE k.key_hash = ?",
                 (key_hash,),
             ).fetchone()
-        return None if row is None else _key(row)
+        return None if row is None else api_key(row)
 
     async def list_keys(self, team: str | None = None) -> list[ApiKey]:
         """Keys, optionally of one team."""
-        sql = f"SELECT {_KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
         params: tuple[Any, ...] = ()
         if team is not None:
             sql += " WHERE t.name = ?"
             params = (team,)
         with self._errors():
             rows = self.reader.execute(sql + " ORDER BY k.id", params).fetchall()
-        return [_key(row) for row in rows]
+        return [api_key(row) for row in rows]
 
     async def revoke_key(self, prefix: str) -> int:
         """Revoke the live keys whose prefix is ``prefix``."""
