@@ -67,10 +67,17 @@ def markdown(rows: list[Row], command: str, date: str, notes: list[str]) -> str:
         "- `floor`: Starlette + uvicorn (same worker count) serving a fixed body of S1's size.",
         "",
     ]
-    targets = [t for t in ("sqlite", "postgres") if any(r.target == t for r in rows)]
+    targets = [
+        t for t in ("sqlite", "sqlite-nocache", "postgres") if any(r.target == t for r in rows)
+    ]
+    titles = {
+        "sqlite": "SQLite",
+        "sqlite-nocache": "SQLite, exact caches off (`ACTIVITYFEED_CACHE_ENTRIES=0`)",
+        "postgres": "PostgreSQL",
+    }
     for target in targets:
         lines += [
-            f"### activityfeed on {target}",
+            f"### activityfeed on {titles[target]}",
             "",
             "| scenario | c | req/s | p50 ms | p99 ms | / floor | / S1 | / Datasette | peak RSS MiB | errors |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -130,7 +137,11 @@ def chart(rows: list[Row], path: Path, concurrency: int) -> bool:
         return False
     chosen = [r for r in rows if r.concurrency == concurrency]
     scenarios = sorted({r.scenario for r in chosen if r.target in ("sqlite", "postgres")})
-    targets = [t for t in ("sqlite", "postgres", "datasette") if any(r.target == t for r in chosen)]
+    targets = [
+        t
+        for t in ("sqlite", "sqlite-nocache", "postgres", "datasette")
+        if any(r.target == t for r in chosen)
+    ]
     floor = next((r.rps for r in chosen if r.target == "floor"), None)
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.8 / max(1, len(targets))

@@ -104,7 +104,9 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def activityfeed(database_url: str, port: int, workers: int, log: Path) -> Server:
+def activityfeed(
+    database_url: str, port: int, workers: int, log: Path, env: dict[str, str] | None = None
+) -> Server:
     """The service under test, rate limiting off."""
     return Server(
         f"activityfeed ({database_url.split(':', 1)[0]})",
@@ -123,7 +125,7 @@ def activityfeed(database_url: str, port: int, workers: int, log: Path) -> Serve
             "warning",
         ],
         port,
-        env={"ACTIVITYFEED_RATE_LIMIT_PER_MINUTE": "0"},
+        env={"ACTIVITYFEED_RATE_LIMIT_PER_MINUTE": "0", **(env or {})},
         log=log,
     )
 
