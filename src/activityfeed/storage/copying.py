@@ -7,7 +7,12 @@ depends on: team ids where the target has them free, each activity's ``seq``
 ``updated_at``, and each team's clock, so that ``updated_at`` stays unique
 and growing after the move.
 
-The copy is resumable: a team's activities are split into ``JOBS`` ranges of
+Into a target without any activity (a new store, or a copy that failed
+before its activities were in), the target's fresh load, when it has one,
+takes every team's activities in one transaction (PostgreSQL's: ``COPY``
+without the secondary indexes, built at the end; ``postgres_bulk.py``); a
+failure rolls it back whole and running the copy again starts over. Otherwise
+the copy is resumable: a team's activities are split into ``JOBS`` ranges of
 ``seq`` fixed by the source, copied side by side (two ``COPY`` streams keep
 both of PostgreSQL's cores busy while Python reads the next batch); each
 range goes in ``seq`` order, in batches, each batch one transaction, so an
@@ -25,7 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +65,13 @@ class KeyRow:
     revoked_at: int | None
 
 
+class FreshSink(Protocol):
+    """A target's fast load of activities into a store that has none."""
+
+    async def copy(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
+        """Store rows of :data:`~activityfeed.storage.writes.INSERT_COLUMNS` as they are."""
+
+
 class Endpoint(Protocol):
     """Raw access to one store, for copying whole tables."""
 
@@ -80,6 +93,12 @@ class Endpoint(Protocol):
         Each row holds the columns of :data:`~activityfeed.storage.writes.INSERT_COLUMNS`.
         """
 
+    def all_activity_rows(self, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every activity of every team, ``batch`` at a time, in the order the store reads fastest.
+
+        Rows as :meth:`activity_rows` gives them; for a load that needs no order.
+        """
+
     async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
         """The smallest and largest ``seq`` of the team within ``[low, high]``, if any."""
 
@@ -97,6 +116,9 @@ class Endpoint(Protocol):
 
     async def put_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert activities as they are (``seq`` included), in one transaction."""
+
+    def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
+        """The store's fast load while it has no activities, committed at the end; else ``None``."""
 
     async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
         """Upsert records, keeping their timestamps."""
@@ -151,9 +173,15 @@ async def copy_store(source: Endpoint, target: Endpoint, progress: Progress) -> 
         total += max(remaining, 0) + await source.count_records(team.id)
     progress.start(total)
 
+    started = time.perf_counter()
+    fresh = await _copy_fresh(source, target, mapping, progress)
+    report.activity_seconds = time.perf_counter() - started
+    if fresh is not None:
+        report.activities = fresh
+
     for team in teams:
         to_id = mapping[team.id]
-        span = await source.seq_range(team.id, 0, 2**63 - 1)
+        span = None if fresh is not None else await source.seq_range(team.id, 0, 2**63 - 1)
         started = time.perf_counter()
         if span is not None:
             copied = await asyncio.gather(
@@ -201,6 +229,34 @@ async def _copy_range(
         copied += len(rows)
         progress.advance(len(rows))
     return copied
+
+
+async def _copy_fresh(
+    source: Endpoint, target: Endpoint, mapping: dict[int, int], progress: Progress
+) -> int | None:
+    """Every activity through the target's fresh load, in one ``COPY``: how many; else ``None``."""
+    async with target.fresh_load() as load:
+        if load is None:
+            return None
+        copied = [0]
+        await load.copy(_remapped(source, mapping, progress, copied))
+        return copied[0]
+
+
+async def _remapped(
+    source: Endpoint, mapping: dict[int, int], progress: Progress, copied: list[int]
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Every source activity with its team id in the target, a batch read at a time."""
+    same = all(source_id == target_id for source_id, target_id in mapping.items())
+    async for rows in source.all_activity_rows(BATCH):
+        if same:
+            for row in rows:
+                yield row
+        else:
+            for row in rows:
+                yield (mapping[row[0]], *row[1:])
+        copied[0] += len(rows)
+        progress.advance(len(rows))
 
 
 def _remap_key(key: KeyRow, team_id: int) -> KeyRow:

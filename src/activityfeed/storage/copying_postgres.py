@@ -1,16 +1,19 @@
 """The PostgreSQL side of ``activityfeed copy`` (see :mod:`activityfeed.storage.copying`).
 
-Activities go in with ``COPY`` (binary), a batch per transaction.
+Activities go in with ``COPY`` (binary): into a store without activities all
+at once, through the fresh load (``postgres_bulk.py``), otherwise a batch per
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from activityfeed.storage import writes
 from activityfeed.storage.base import StoredRecord
-from activityfeed.storage.copying import KeyRow, TeamState
+from activityfeed.storage.copying import FreshSink, KeyRow, TeamState
 from activityfeed.storage.postgres import PostgresStorage
 from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST
 
@@ -54,6 +57,14 @@ class PostgresEndpoint:
             limit,
         )
         return [tuple(row) for row in rows]
+
+    async def all_activity_rows(self, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Team after team, each in ``seq`` order: its primary key, one partition at a time."""
+        for team in await self.teams():
+            after = -1
+            while rows := await self.activity_rows(team.id, after, 2**63 - 1, batch):
+                after = rows[-1][1]
+                yield rows
 
     async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
         """The team's smallest and largest ``seq`` within ``[low, high]``."""
@@ -133,6 +144,10 @@ class PostgresEndpoint:
             await conn.copy_records_to_table(
                 "activities", records=list(rows), columns=INSERT_COLUMN_LIST
             )
+
+    def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
+        """The store's fresh load (``postgres_bulk.py``) while it has no activities."""
+        return self.store.fresh_load()
 
     async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
         """Upsert records with their timestamps, in one statement."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from activityfeed.storage import writes
 from activityfeed.storage.base import StoredRecord
-from activityfeed.storage.copying import KeyRow, TeamState
+from activityfeed.storage.copying import FreshSink, KeyRow, TeamState
 from activityfeed.storage.sqlite import SQLiteStorage
 
 
@@ -50,6 +51,17 @@ class SQLiteEndpoint:
             (after_seq, upto_seq, team_id, limit),
         ).fetchall()
         return [tuple(row) for row in rows]
+
+    async def all_activity_rows(self, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every activity in ``seq`` (rowid) order: one pass over the table, whatever the teams."""
+        after = -1
+        while rows := self.store.reader.execute(
+            f"SELECT {writes.INSERT_COLUMNS} FROM activities "  # noqa: S608
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, batch),
+        ).fetchall():
+            after = rows[-1][1]
+            yield rows
 
     async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
         """The team's smallest and largest ``seq`` within ``[low, high]``."""
@@ -108,6 +120,10 @@ class SQLiteEndpoint:
                 rows,
             )
         )
+
+    def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
+        """None: activities go through :meth:`put_activity_rows`, in resumable batches."""
+        return nullcontext(None)
 
     async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
         """Upsert records with their timestamps."""

@@ -13,8 +13,9 @@ lazily, so a refused connection is an immediate error and a silent network
 at most ``connect_timeout``; once the server is back the pool reconnects on
 the next request, without a restart.
 
-Writes are in ``postgres_writes.py``, associated records in
-``postgres_records.py``, the schema in ``postgres_schema.py``.
+Writes are in ``postgres_writes.py``, the fast load of an empty store in
+``postgres_bulk.py``, associated records in ``postgres_records.py``, the
+schema in ``postgres_schema.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -31,6 +32,7 @@ import asyncpg
 from activityfeed.model import ApiKey, Team
 from activityfeed.query import COUNT_LIMIT, ListQuery
 from activityfeed.storage.base import KEY_COLUMNS, ListResult, Row, StorageUnavailable, api_key
+from activityfeed.storage.postgres_bulk import FreshLoad, fresh_load
 from activityfeed.storage.postgres_records import PostgresRecords
 from activityfeed.storage.postgres_schema import MIGRATIONS
 from activityfeed.storage.postgres_writes import PostgresWrites
@@ -211,6 +213,14 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
         """A pooled connection in a READ COMMITTED transaction."""
         async with self.connection() as conn, conn.transaction():
             yield conn
+
+    def fresh_load(self) -> AbstractAsyncContextManager[FreshLoad | None]:
+        """A fast load of the activities when the store has none, else ``None``.
+
+        See :mod:`activityfeed.storage.postgres_bulk`: one transaction, the
+        secondary indexes built at the end, committed when the block ends.
+        """
+        return fresh_load(self.connection())
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         """Rows of one read."""
