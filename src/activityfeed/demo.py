@@ -151,8 +151,9 @@ async def load_demo(
     """Load the demo: ``activities`` spread over ``teams`` teams, seeded by ``seed``.
 
     Batches go through the store's bulk upsert, as a client's would; into a
-    SQLite store without activities, the same rows are made by a child process
-    and written by one fast load (:mod:`activityfeed.demo_fast`).
+    store without activities, the same rows are made by a child process and
+    written by one fast load (:mod:`activityfeed.demo_fast` for SQLite,
+    :mod:`activityfeed.demo_fast_postgres` for PostgreSQL).
     ``progress`` shows a Rich progress bar on stderr.
     """
     shares = team_shares(activities, teams)
@@ -161,6 +162,8 @@ async def load_demo(
         worlds = [build_world(seed, index, share) for index, share in enumerate(shares)]
         team_ids = [(await store.ensure_team(world.name)).id for world in worlds]
         fast = _load_fresh(store, seed, worlds, team_ids, batch_size, bar)
+        if fast is None:
+            fast = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, bar)
         if fast is not None:
             reports = fast
         for world, team_id in zip(worlds[len(reports) :], team_ids[len(reports) :], strict=True):
@@ -207,6 +210,39 @@ def _load_fresh(
             [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)],
         )
         loaded = load_fresh(
+            load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
+        )
+    return [
+        TeamReport(world, team.references, team.created, 0, 0)
+        for world, team in zip(worlds, loaded, strict=True)
+    ]
+
+
+async def _load_fresh_postgres(
+    store: Storage,
+    seed: int,
+    worlds: list[World],
+    team_ids: list[int],
+    batch_size: int,
+    bar: _Progress,
+) -> list[TeamReport] | None:
+    """The fast load (:mod:`activityfeed.demo_fast_postgres`) into PostgreSQL without activities."""
+    # Imported here, as open_storage does: the driver only for a PostgreSQL store.
+    from activityfeed.storage.postgres import PostgresStorage
+
+    if not isinstance(store, PostgresStorage) or not worlds:
+        return None
+    from activityfeed.demo_fast_postgres import load_fresh as load_postgres
+    from activityfeed.demo_fast_postgres import plan_teams as plan_postgres
+
+    async with store.fresh_load() as load:
+        if load is None:
+            return None
+        plans = await plan_postgres(
+            load,
+            [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)],
+        )
+        loaded = await load_postgres(
             load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
         )
     return [

@@ -22,7 +22,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -124,22 +125,12 @@ def load_fresh(
     advance: Callable[[int, int], None],
 ) -> list[TeamLoaded]:
     """Write every team's rows, made by a child process; ``advance(count, team index)``."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from activityfeed.demo_fast import child_main; child_main()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_child_env(),
-    )
-    assert child.stdin is not None and child.stdout is not None
     loaded: list[TeamLoaded] = []
-    try:
-        child.stdin.write(pickle.dumps((seed, batch_size, list(plans))))
-        child.stdin.close()
+    with producer(seed, batch_size, plans) as child:
         for plan in plans:
             created = 0
             deltas: dict[tuple[str, str], int] = {}
-            while (message := _read_frame(child))[0] == "rows":
+            while (message := read_frame(child))[0] == "rows":
                 _, count, flat, batch_deltas = message
                 load.insert(flat)
                 created += count
@@ -149,6 +140,30 @@ def load_fresh(
             _, counts, clock = message
             load.finish_team(plan.team_id, clock, deltas)
             loaded.append(TeamLoaded(References(counts), created))
+    return loaded
+
+
+@contextmanager
+def producer(
+    seed: int, batch_size: int, plans: Sequence[TeamPlan]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The child process making the rows of ``plans``; read its messages with :func:`read_frame`.
+
+    The block must read every message; the child is waited for (and a failure
+    raised as :class:`ProducerFailed`) when it ends, killed when it raises.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from activityfeed.demo_fast import child_main; child_main()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_child_env(),
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write(pickle.dumps((seed, batch_size, list(plans))))
+        child.stdin.close()
+        yield child
         if child.wait() != 0:
             raise ProducerFailed(_failure(child))
     finally:
@@ -158,7 +173,6 @@ def load_fresh(
         child.stdout.close()
         if child.stderr is not None:
             child.stderr.close()
-    return loaded
 
 
 def _child_env() -> dict[str, str]:
@@ -169,7 +183,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _read_frame(child: subprocess.Popen[bytes]) -> tuple[Any, ...]:
+def read_frame(child: subprocess.Popen[bytes]) -> tuple[Any, ...]:
     """The child's next message; :class:`ProducerFailed` when it ended early."""
     assert child.stdout is not None
     head = child.stdout.read(_LENGTH.size)

@@ -3,34 +3,35 @@
 ``activityfeed copy`` into a new PostgreSQL store and ``activityfeed demo``
 into one without activities write every row of the table. Through the normal
 path each row costs a B-tree insert, and its WAL record, in each of the
-table's seven secondary indexes besides the heap and the primary key: about
-two thirds of a ``COPY``'s time. Here the load drops those indexes, streams
-the rows with ``COPY`` into the heap and the primary key alone, and builds the
-indexes at the end by sorting once (``CREATE INDEX``, which writes whole pages
-to the WAL and may use parallel workers).
+table's seven secondary indexes, and a lookup of its team for the foreign
+key: most of a ``COPY``'s time. Here the load drops those indexes and the
+foreign key, streams the rows with ``COPY`` into the heap and the primary key
+alone, then builds each index by sorting once (``CREATE INDEX``, which writes
+whole pages to the WAL) and checks the foreign key with one join.
 
-The indexes are rebuilt from their own definitions, read from the catalog
-(``pg_get_indexdef``) before they are dropped, so the load can never drift
-from the migrations. They are partitioned indexes: ``CREATE INDEX`` on the
-partitioned table builds one index per partition and attaches it, under the
-same names as before when the indexes are rebuilt in their creation order (the
-names of partition indexes are derived from their columns, numbered on a
-clash). The primary key stays: rows arrive in its order, so keeping it is
-cheap appending, and it guards ``seq`` during the load. The unique indexes
-check uniqueness as they are built. After the build the load compares every
-index of the table and its partitions (name, definition, parent, validity)
-with what it saw before, and fails when anything differs.
+Indexes and foreign keys are rebuilt from their own definitions, read from
+the catalog (``pg_get_indexdef``, ``pg_get_constraintdef``) before they are
+dropped, so the load can never drift from the migrations. The indexes are
+partitioned indexes, rebuilt as ``pg_dump`` restores them: the partitioned
+index alone (``ON ONLY``), then each partition's index under its old name,
+attached to it. The primary key stays: rows arrive in its order, so keeping
+it is cheap appending, and it guards ``seq`` during the load. The unique
+indexes check uniqueness as they are built. At the end the load compares
+every index and constraint of the table and its partitions (name,
+definition, parent, validity) with what it saw before, and fails when
+anything differs.
 
 Everything is one transaction: a failure anywhere, the index builds and the
 comparison included, rolls back to the empty table with its indexes, and the
 load can simply run again. For its duration the transaction holds
-``activities`` exclusively (no one reads or writes activities meanwhile) and
+``activities`` exclusively (no one reads or writes activities meanwhile),
 ``team_clocks`` against writes, which every activity writer takes first
-(``postgres_writes.py``): writers wait for the load instead of failing, and
-no one draws ``seq`` values in the meantime. ``synchronous_commit`` is off
-for the transaction (a load lost to a crash is simply run again) and
-``maintenance_work_mem`` is raised for the index builds; the server's own
-configuration is left alone.
+(``postgres_writes.py``), so that writers wait for the load instead of
+failing and no one draws ``seq`` values in the meantime, and ``teams``
+against writes (dropping the foreign key): new teams wait too.
+``synchronous_commit`` is off for the transaction (a load lost to a crash is
+simply run again) and ``maintenance_work_mem`` is raised for the index
+builds; the server's own configuration is left alone.
 """
 
 from __future__ import annotations
