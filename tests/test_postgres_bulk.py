@@ -20,9 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 import pg_support
-from activityfeed import demo
+from activityfeed import demo, demo_fast_postgres
 from activityfeed.cli import main
 from activityfeed.demo import load_demo
+from activityfeed.demo_fast import ProducerFailed, read_frame
 from activityfeed.query import parse_list_query
 from activityfeed.storage import open_storage
 from activityfeed.storage.copying import copy_store, endpoint_for
@@ -277,3 +278,34 @@ def test_a_store_with_activities_gets_no_fresh_load_and_stays_writable(pg_url: s
             await store.close()
 
     assert asyncio.run(scenario()) == (50, 50)
+
+
+def test_a_demo_whose_row_process_fails_leaves_the_store_empty(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = [0]
+
+    def failing(child: Any) -> tuple[Any, ...]:
+        frames[0] += 1
+        if frames[0] > 1:
+            raise ProducerFailed("the demo's row process ended with code 1: boom")
+        return read_frame(child)
+
+    monkeypatch.setattr(demo_fast_postgres, "read_frame", failing)
+
+    async def scenario() -> tuple[list[Any], list[Any], int]:
+        store = await _opened(pg_url)
+        try:
+            async with store.connection() as conn:
+                before = await schema_state(conn)
+            with pytest.raises(ProducerFailed, match="boom"):
+                await load_demo(store, ACTIVITIES, SEED, teams=TEAMS, batch_size=BATCH)
+            async with store.connection() as conn:
+                count = await conn.fetchval("SELECT count(*) FROM activities")
+                return before, await schema_state(conn), int(count)
+        finally:
+            await store.close()
+
+    before, after, count = asyncio.run(scenario())
+    assert count == 0
+    assert after == before

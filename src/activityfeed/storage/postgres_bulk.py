@@ -4,10 +4,11 @@
 into one without activities write every row of the table. Through the normal
 path each row costs a B-tree insert, and its WAL record, in each of the
 table's seven secondary indexes, and a lookup of its team for the foreign
-key: most of a ``COPY``'s time. Here the load drops those indexes and the
-foreign key, streams the rows with ``COPY`` into the heap and the primary key
-alone, then builds each index by sorting once (``CREATE INDEX``, which writes
-whole pages to the WAL) and checks the foreign key with one join.
+key: most of a ``COPY``'s time. Here the load drops those indexes (all but
+:data:`KEPT`) and the foreign key, streams the rows with ``COPY`` into the
+heap and the primary key, then builds each index by sorting once (``CREATE
+INDEX``, which writes whole pages to the WAL) and checks the foreign key with
+one join.
 
 Indexes and foreign keys are rebuilt from their own definitions, read from
 the catalog (``pg_get_indexdef``, ``pg_get_constraintdef``) before they are
@@ -47,6 +48,10 @@ from activityfeed.storage import writes
 from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST, add_counts
 from activityfeed.timestamps import now_us
 
+# Kept up during the load: the partial index of pinned activities takes only
+# the few pinned rows, while building it afterwards would read the whole
+# table once more.
+KEPT = frozenset({"activities_team_pinned"})
 # Memory for each index build's sort: a million activities' largest key
 # (team, resource type, resource id, occurred_at, seq) sorts in memory.
 MAINTENANCE_WORK_MEM = "256MB"
@@ -87,14 +92,15 @@ WHERE conrelid = 'activities'::regclass AND contype = 'f' ORDER BY oid
 # each with its partitions' indexes: names qualified and quoted (regclass),
 # definitions as the catalog gives them.
 _SECONDARY = """
-SELECT p.indexrelid::regclass::text, pg_get_indexdef(p.indexrelid),
+SELECT x.relname, p.indexrelid::regclass::text, pg_get_indexdef(p.indexrelid),
        array_remove(array_agg(h.inhrelid::regclass::text ORDER BY h.inhrelid), NULL),
        array_remove(array_agg(pg_get_indexdef(h.inhrelid) ORDER BY h.inhrelid), NULL)
 FROM pg_index p
+JOIN pg_class x ON x.oid = p.indexrelid
 LEFT JOIN pg_inherits h ON h.inhparent = p.indexrelid
 WHERE p.indrelid = 'activities'::regclass
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = p.indexrelid)
-GROUP BY p.indexrelid
+GROUP BY p.indexrelid, x.relname
 ORDER BY p.indexrelid
 """
 
@@ -222,7 +228,7 @@ class FreshLoad:
             raise IndexesChanged(f"the rebuilt indexes differ from the dropped ones: {changed}")
 
 
-async def _begin(conn: asyncpg.Connection) -> FreshLoad | None:
+async def _begin(conn: asyncpg.Connection, keep: frozenset[str]) -> FreshLoad | None:
     """Lock, check the table is empty, drop the secondary indexes (in a transaction)."""
     # team_clocks first, as every activity writer takes it: no deadlock.
     await conn.execute("LOCK TABLE team_clocks IN EXCLUSIVE MODE")
@@ -233,7 +239,8 @@ async def _begin(conn: asyncpg.Connection) -> FreshLoad | None:
     before = await schema_state(conn)
     dropped = [
         SavedIndex(name, definition, tuple(zip(names, definitions, strict=True)))
-        for name, definition, names, definitions in await conn.fetch(_SECONDARY)
+        for relname, name, definition, names, definitions in await conn.fetch(_SECONDARY)
+        if relname not in keep
     ]
     for index in dropped:
         # Its partitions' indexes go with it.
@@ -246,10 +253,13 @@ async def _begin(conn: asyncpg.Connection) -> FreshLoad | None:
 
 
 @asynccontextmanager
-async def fresh_load(connection: Any) -> AsyncIterator[FreshLoad | None]:
+async def fresh_load(
+    connection: Any, keep: frozenset[str] = KEPT
+) -> AsyncIterator[FreshLoad | None]:
     """A :class:`FreshLoad` when the activities table is empty, else ``None``.
 
-    ``connection`` is the store's pooled-connection context manager. The
+    ``connection`` is the store's pooled-connection context manager; the
+    indexes named in ``keep`` stay up during the load. The
     indexes are rebuilt and everything committed when the block ends; an
     exception rolls it all back.
     """
@@ -257,7 +267,7 @@ async def fresh_load(connection: Any) -> AsyncIterator[FreshLoad | None]:
         transaction = conn.transaction()
         await transaction.start()
         try:
-            load = await _begin(conn)
+            load = await _begin(conn, keep)
         except BaseException:
             await transaction.rollback()
             raise
