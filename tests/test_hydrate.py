@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -160,14 +160,17 @@ def test_one_load_per_resource_name_per_page(
     loads: Counter[str] = Counter()
     real = store.get_records
 
-    async def counting(team_id: int, resource: str, ids: Sequence[str]) -> dict[str, bytes]:
-        loads[resource] += 1
-        return await real(team_id, resource, ids)
+    async def counting(
+        team_id: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, bytes]]:
+        loads["calls"] += 1
+        loads.update(wanted.keys())
+        return await real(team_id, wanted)
 
     monkeypatch.setattr(store, "get_records", counting)
     data = listed(client, auth, per_page=25)
     assert len(data) == 25
-    assert loads == {"email": 1, "cadence": 1, "step": 1}
+    assert loads == {"calls": 1, "email": 1, "cadence": 1, "step": 1}
     assert all(a["failed_dynamic_resources"] == ["step"] for a in data)
     assert all(a["dynamic_data"]["name"] == "c" for a in data)
 
@@ -194,10 +197,15 @@ class FakeStore:
         self.calls: list[tuple[str, list[str]]] = []
 
     async def get_records(
-        self, team_id: int, resource: str, ids: Sequence[str]
-    ) -> dict[str, bytes]:
-        self.calls.append((resource, list(ids)))
-        return {i: self.records[resource, i] for i in ids if (resource, i) in self.records}
+        self, team_id: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, bytes]]:
+        found: dict[str, dict[str, bytes]] = {}
+        for resource, ids in wanted.items():
+            self.calls.append((resource, list(ids)))
+            found[resource] = {
+                i: self.records[resource, i] for i in ids if (resource, i) in self.records
+            }
+        return found
 
 
 def test_hydrator_asks_each_id_once_and_keeps_row_order() -> None:

@@ -265,7 +265,7 @@ def test_nul_characters_find_nothing_instead_of_failing(pg_url: str) -> None:
                 team_id, parse_list_query([("ids", "a\x00"), ("include_paging_counts", "1")])
             )
             assert result.rows == [] and result.total_count == 0
-            assert await store.get_records(team_id, "email", ["1\x00"]) == {}
+            assert await store.get_records(team_id, {"email": ["1\x00"]}) == {"email": {}}
         finally:
             await store.close()
 

@@ -1,7 +1,8 @@
 """Dynamic data: attributes of associated records, loaded at read time (section 4).
 
 The service hydrates every page it returns through a :class:`Hydrator`.
-:class:`RecordHydrator` makes one batched load per resource name per page:
+:class:`RecordHydrator` makes one batched load per page for all local names
+(the store decides how many statements that is) and one per remote name:
 local names from the store, remote names over HTTP, all remote calls of a
 page concurrently under one deadline. Attributes merge flat, the first
 reference in ``static_data`` order winning a clash; a reference that cannot
@@ -114,7 +115,7 @@ class RecordHydrator:
     async def _load(
         self, team_id: int, wanted: dict[str, list[str]]
     ) -> dict[str, Mapping[str, Loaded]]:
-        """One load per name: remote calls start first and run while local ones are read."""
+        """One load for the local names, one per remote name; remote calls start first."""
         started = time.monotonic()
         tasks: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
         remote_names = [name for name in wanted if name in self.remote]
@@ -129,13 +130,12 @@ class RecordHydrator:
             # Let the calls go out before the local reads, which may not yield.
             await asyncio.sleep(0)
         loaded: dict[str, Mapping[str, Loaded]] = {}
-        for name, ids in wanted.items():
-            if name in tasks:
-                continue
+        local = {name: ids for name, ids in wanted.items() if name not in tasks}
+        if local:
             try:
-                loaded[name] = await self.storage.get_records(team_id, name, ids)
+                loaded.update(await self.storage.get_records(team_id, local))
             except StorageUnavailable as exc:
-                log.warning("local records of %s unavailable: %s", name, exc)
+                log.warning("local records unavailable: %s", exc)
         if tasks:
             await self._settle(tasks, loaded, self.deadline - (time.monotonic() - started))
         return loaded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -159,9 +159,12 @@ class Storage(Protocol):
         """
 
     async def get_records(
-        self, team_id: int, resource: str, ids: Sequence[str]
-    ) -> dict[str, bytes]:
-        """The attributes JSON of the records of ``resource`` found among ``ids``, in one query."""
+        self, team_id: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, bytes]]:
+        """The attributes JSON of the records found, by resource name and id: one load.
+
+        ``wanted`` maps resource names to ids; what is not found is absent.
+        """
 
     async def get_record(self, team_id: int, resource: str, record_id: str) -> StoredRecord | None:
         """One record, with its timestamps."""

@@ -8,7 +8,7 @@ unique index, so a batch read is one index probe per id.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -72,20 +72,27 @@ class SQLiteRecords:
         )
 
     async def get_records(
-        self, team_id: int, resource: str, ids: Sequence[str]
-    ) -> dict[str, bytes]:
-        """The attributes of the records found among ``ids``: one query per 500 ids."""
-        found: dict[str, bytes] = {}
+        self, team_id: int, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, bytes]]:
+        """The attributes of the records found: a query per name (and per 500 ids).
+
+        SQLite runs in process, so a statement costs microseconds; one per name
+        keeps each an exact index probe (a single statement over all names
+        measured no faster).
+        """
+        found: dict[str, dict[str, bytes]] = {}
         with self._errors():
-            for chunk in _chunks(ids):
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    self.reader.execute(
-                        "SELECT id, attributes FROM associated_records "  # noqa: S608
-                        f"WHERE team_id = ? AND resource = ? AND id IN ({marks})",
-                        [team_id, resource, *chunk],
-                    ).fetchall()
-                )
+            for resource, ids in wanted.items():
+                records = found[resource] = {}
+                for chunk in _chunks(ids):
+                    marks = ",".join("?" * len(chunk))
+                    records.update(
+                        self.reader.execute(
+                            "SELECT id, attributes FROM associated_records "  # noqa: S608
+                            f"WHERE team_id = ? AND resource = ? AND id IN ({marks})",
+                            [team_id, resource, *chunk],
+                        ).fetchall()
+                    )
         return found
 
     async def get_record(self, team_id: int, resource: str, record_id: str) -> StoredRecord | None:
