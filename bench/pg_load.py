@@ -4,12 +4,15 @@
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
         [--rounds 11] [--per-round 20]
 
-1. Loads the demo (``activityfeed.demo.load_demo``: the bulk upsert path, as
-   ``activityfeed demo`` does) into a fresh SQLite file and into a fresh
-   PostgreSQL schema, and reports activities per second of each (the
-   activity phase, generation included).
+1. Loads the demo (``activityfeed.demo.load_demo``, as ``activityfeed demo``
+   does: into a store without activities, its fast load) into a fresh SQLite
+   file and into a fresh PostgreSQL schema, and reports activities per second
+   of each (the activity phase, generation included); with ``--bulk-upsert``
+   also into a PostgreSQL schema through the bulk upsert, batch by batch.
 2. Copies the SQLite store into a second fresh schema with the copy command's
-   code (``COPY`` in batches of 5,000) and reports rows per second.
+   code (into an empty store: one ``COPY``, the indexes built at the end) and
+   reports rows per second. The seconds spent building PostgreSQL's indexes
+   at the end of each fresh load are reported beside.
 3. Times a list page (parsing, the store's query, rendering the body; no
    HTTP, no dynamic data, and not the service's page cache, which would
    answer a repeated request without the store) on both stores for the
@@ -40,7 +43,27 @@ from activityfeed.render import page_json
 from activityfeed.storage import Storage
 from activityfeed.storage.copying import copy_store, endpoint_for
 from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.postgres_bulk import FreshLoad
 from activityfeed.storage.sqlite import SQLiteStorage
+
+INDEX_BUILDS: list[float] = []  # seconds of each fresh load's index builds, in order
+
+
+def time_index_builds() -> None:
+    """Record how long each PostgreSQL fresh load spends building its indexes."""
+    rebuild = FreshLoad.rebuild
+
+    async def timed(self: FreshLoad) -> None:
+        start = time.perf_counter()
+        await rebuild(self)
+        INDEX_BUILDS.append(time.perf_counter() - start)
+
+    FreshLoad.rebuild = timed  # type: ignore[method-assign]
+
+
+def index_builds() -> str:
+    """The last fresh load's index build time, for a report line."""
+    return f", of which {INDEX_BUILDS[-1]:.1f} s building indexes" if INDEX_BUILDS else ""
 
 
 class Quiet:
@@ -130,20 +153,29 @@ async def latency(
 async def measure(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="pg-load-")
     sqlite = SQLiteStorage(os.path.join(workdir, "demo.db"))
-    load_schema, copy_schema = (f"af_bench_{uuid.uuid4().hex[:8]}" for _ in range(2))
-    pg = PostgresStorage.from_url(schema_url(args.database_url, load_schema))
-    copied = PostgresStorage.from_url(schema_url(args.database_url, copy_schema))
+    schemas = [f"af_bench_{uuid.uuid4().hex[:8]}" for _ in range(3 if args.bulk_upsert else 2)]
+    pg, copied, *upserted = (
+        PostgresStorage.from_url(schema_url(args.database_url, schema)) for schema in schemas
+    )
+    time_index_builds()
     try:
         await sqlite.open()
-        await pg.open()
-        await copied.open()
-        for name, store in (("SQLite", sqlite), ("PostgreSQL", pg)):
-            report = await load_demo(store, activities=args.activities, seed=42)
+        loads: list[tuple[str, Storage, bool]] = [
+            ("SQLite", sqlite, True),
+            ("PostgreSQL", pg, True),
+        ]
+        loads += [("PostgreSQL (bulk upsert)", store, False) for store in upserted]
+        for name, store, fast in loads:
+            await store.open()
+            builds = len(INDEX_BUILDS)
+            report = await load_demo(store, activities=args.activities, seed=42, fast=fast)
             print(
                 f"demo load {name:10} {report.activities:,} activities in {report.seconds:.1f} s"
                 f" = {report.activities / report.seconds:,.0f} activities/s"
+                f"{index_builds() if len(INDEX_BUILDS) > builds else ''}"
                 f" (+ {report.records:,} records in {report.records_seconds:.1f} s)"
             )
+        await copied.open()
         async with pg.connection() as conn:
             await conn.execute("ANALYZE")
         start = time.perf_counter()
@@ -156,7 +188,7 @@ async def measure(args: argparse.Namespace) -> None:
         )
         print(
             f"  of which activities (COPY): {result.activity_seconds:.1f} s = "
-            f"{result.activities / result.activity_seconds:,.0f} activities/s"
+            f"{result.activities / result.activity_seconds:,.0f} activities/s{index_builds()}"
         )
         team = await sqlite.get_team("acme")
         pg_team = await pg.get_team("acme")
@@ -175,11 +207,11 @@ async def measure(args: argparse.Namespace) -> None:
             )
     finally:
         await sqlite.close()
-        await pg.close()
-        await copied.close()
+        for store in (pg, copied, *upserted):
+            await store.close()
         if not args.keep:
-            drop(args.database_url, load_schema)
-            drop(args.database_url, copy_schema)
+            for schema in schemas:
+                drop(args.database_url, schema)
 
 
 def main() -> None:
@@ -189,6 +221,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schemas")
+    parser.add_argument(
+        "--bulk-upsert",
+        action="store_true",
+        help="also load the demo into PostgreSQL batch by batch through the bulk upsert",
+    )
     args: Any = parser.parse_args()
     asyncio.run(measure(args))
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import pg_support
-from activityfeed import demo, demo_fast_postgres
+from activityfeed import demo_fast_postgres
 from activityfeed.cli import main
 from activityfeed.demo import load_demo
 from activityfeed.demo_fast import ProducerFailed, read_frame
@@ -111,16 +111,15 @@ def test_demo_fresh_load_stores_what_the_bulk_upserts_store(
     other_pg_url: str,
     frozen_clock: None,
     rebuilds: list[int],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         fast, slow = await _opened(pg_url), await _opened(other_pg_url)
         try:
             before = await dump(slow)
             fast_report = await load_demo(fast, ACTIVITIES, SEED, teams=TEAMS, batch_size=BATCH)
-            with monkeypatch.context() as patch:
-                patch.setattr(demo, "_load_fresh_postgres", _no_fresh_load)
-                slow_report = await load_demo(slow, ACTIVITIES, SEED, teams=TEAMS, batch_size=BATCH)
+            slow_report = await load_demo(
+                slow, ACTIVITIES, SEED, teams=TEAMS, batch_size=BATCH, fast=False
+            )
             assert fast_report.created == slow_report.created == ACTIVITIES
             assert [t.references.counts for t in fast_report.teams] == [
                 t.references.counts for t in slow_report.teams
@@ -135,10 +134,6 @@ def test_demo_fresh_load_stores_what_the_bulk_upserts_store(
     assert len(fast["activities"]) == ACTIVITIES
     assert fast == slow
     assert fast["schema"] == empty_schema  # every index and constraint as migrated
-
-
-async def _no_fresh_load(*args: Any) -> None:
-    return None
 
 
 def _demo_source(path: Path) -> str:

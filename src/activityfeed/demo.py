@@ -147,25 +147,26 @@ async def load_demo(
     teams: int = 4,
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
+    fast: bool = True,
 ) -> DemoReport:
     """Load the demo: ``activities`` spread over ``teams`` teams, seeded by ``seed``.
 
     Batches go through the store's bulk upsert, as a client's would; into a
     store without activities, the same rows are made by a child process and
     written by one fast load (:mod:`activityfeed.demo_fast` for SQLite,
-    :mod:`activityfeed.demo_fast_postgres` for PostgreSQL).
-    ``progress`` shows a Rich progress bar on stderr.
+    :mod:`activityfeed.demo_fast_postgres` for PostgreSQL), unless ``fast``
+    is false. ``progress`` shows a Rich progress bar on stderr.
     """
     shares = team_shares(activities, teams)
     reports: list[TeamReport] = []
     with _Progress(activities, progress) as bar:
         worlds = [build_world(seed, index, share) for index, share in enumerate(shares)]
         team_ids = [(await store.ensure_team(world.name)).id for world in worlds]
-        fast = _load_fresh(store, seed, worlds, team_ids, batch_size, bar)
-        if fast is None:
-            fast = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, bar)
-        if fast is not None:
-            reports = fast
+        if fast:
+            loaded = _load_fresh(store, seed, worlds, team_ids, batch_size, bar)
+            if loaded is None:
+                loaded = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, bar)
+            reports = loaded or []
         for world, team_id in zip(worlds[len(reports) :], team_ids[len(reports) :], strict=True):
             references = References()
             totals = [0, 0, 0]
