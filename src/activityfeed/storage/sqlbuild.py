@@ -6,8 +6,10 @@ SQL text; every value the client sent is a bound parameter.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from activityfeed.model import RESOURCE_TYPES
 from activityfeed.query import ListQuery, TimeRange
 
 _OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -159,6 +161,9 @@ def page_sql(
     ``steer_planner`` applies :func:`sorting_matches_is_cheaper` (for SQLite,
     whose planner has no statistics until ``ANALYZE``).
     """
+    branches = type_branches(query) if steer_planner else None
+    if branches is not None:
+        return _union_page_sql(team_id, query, branches, columns, placeholder)
     where = where_for(team_id, query, placeholder)
     order = order_by(query, steer_planner and sorting_matches_is_cheaper(query))
     if placeholder == "$":  # numbered: LIMIT and OFFSET follow the filters' parameters
@@ -170,6 +175,70 @@ def page_sql(
         f"ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     )
     return sql, [*where.params, *window(query)]
+
+
+def type_branches(query: ListQuery) -> list[tuple[str, str]] | None:
+    """The (resource type, type) pairs of a type filter, when a union of ranges serves it.
+
+    A type filter by ``occurred_at`` is a set of ordered ranges of the type
+    index (``team_id, type, resource_type, occurred_at``), one per pair.
+    SQLite cannot merge them: it either walks the team's whole feed and
+    filters, which crawls when the asked types are rare among recent
+    activities, or collects every match and sorts. A union of one ordered,
+    limited range per pair reads at most a page's worth of each. Filters with
+    a more selective index of their own keep the plain statement.
+    """
+    if (
+        query.sort_by != "occurred_at"
+        or query.ids is not None
+        or query.resource_ids is not None
+        or query.user_guids is not None
+        or query.pinned is True
+    ):
+        return None
+    if query.type_map is not None:
+        pairs = [(rt, t) for rt, types in query.type_map for t in dict.fromkeys(types)]
+    elif query.types is not None:
+        resource_types = dict.fromkeys(query.resource_types or RESOURCE_TYPES)
+        pairs = [(rt, t) for t in dict.fromkeys(query.types) for rt in resource_types]
+    else:
+        return None
+    if query.resource_types is not None:
+        pairs = [(rt, t) for rt, t in pairs if rt in query.resource_types]
+    if len(pairs) == 1 and (query.type_map is not None or query.resource_types is not None):
+        return None  # one exact range: the plain statement reads it in order
+    return pairs or None
+
+
+def _union_page_sql(
+    team_id: int,
+    query: ListQuery,
+    branches: list[tuple[str, str]],
+    columns: str,
+    placeholder: str,
+) -> tuple[str, list[Any]]:
+    """The page as a union of one ordered, limited index range per (resource type, type)."""
+    # The branches carry the type and resource type filters.
+    rest = dataclasses.replace(query, types=None, type_map=None, resource_types=None)
+    limit, offset = window(query)
+    direction = "DESC" if query.descending else "ASC"
+    order = f"occurred_at {direction}, seq {direction}"
+    parts: list[str] = []
+    params: list[Any] = []
+    for resource_type, activity_type in branches:
+        where = where_for(team_id, rest, placeholder)
+        where.add("type = {}", activity_type)
+        where.add("resource_type = {}", resource_type)
+        parts.append(
+            f"SELECT * FROM (SELECT {columns}, occurred_at, seq FROM activities "  # noqa: S608
+            f"WHERE {where.sql} ORDER BY {order} LIMIT {placeholder})"
+        )
+        params.extend([*where.params, min(limit + offset, _MAX_OFFSET)])
+    sql = (
+        f"SELECT {columns} FROM ({' UNION ALL '.join(parts)}) "  # noqa: S608
+        f"ORDER BY {order} LIMIT {placeholder} OFFSET {placeholder}"
+    )
+    return sql, [*params, limit, offset]
 
 
 def counts_table_applies(query: ListQuery) -> bool:

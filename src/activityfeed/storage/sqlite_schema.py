@@ -81,4 +81,15 @@ CREATE TABLE associated_records (
 CREATE UNIQUE INDEX associated_records_key ON associated_records (team_id, resource, id)
 """,
     ),
+    (
+        3,
+        # Type filters by occurred_at are served as a union of ordered ranges,
+        # one per (type, resource type) pair (sqlbuild.type_branches): with
+        # the resource type in the key each range is exact, however the
+        # team's activities split between people, accounts and opportunities.
+        """
+DROP INDEX activities_team_type;
+CREATE INDEX activities_team_type ON activities (team_id, type, resource_type, occurred_at)
+""",
+    ),
 ]
