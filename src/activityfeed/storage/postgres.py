@@ -32,7 +32,7 @@ import asyncpg
 from activityfeed.model import ApiKey, Team
 from activityfeed.query import COUNT_LIMIT, ListQuery
 from activityfeed.storage.base import KEY_COLUMNS, ListResult, Row, StorageUnavailable, api_key
-from activityfeed.storage.postgres_bulk import FreshLoad, fresh_load
+from activityfeed.storage.postgres_bulk import KEPT, FreshLoad, fresh_load
 from activityfeed.storage.postgres_records import PostgresRecords
 from activityfeed.storage.postgres_schema import MIGRATIONS
 from activityfeed.storage.postgres_writes import PostgresWrites
@@ -214,13 +214,16 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
         async with self.connection() as conn, conn.transaction():
             yield conn
 
-    def fresh_load(self) -> AbstractAsyncContextManager[FreshLoad | None]:
+    def fresh_load(
+        self, keep: frozenset[str] = KEPT
+    ) -> AbstractAsyncContextManager[FreshLoad | None]:
         """A fast load of the activities when the store has none, else ``None``.
 
         See :mod:`activityfeed.storage.postgres_bulk`: one transaction, the
-        secondary indexes built at the end, committed when the block ends.
+        secondary indexes but those named in ``keep`` built at the end,
+        committed when the block ends.
         """
-        return fresh_load(self.connection())
+        return fresh_load(self.connection(), keep)
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         """Rows of one read."""
