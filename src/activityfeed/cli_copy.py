@@ -59,7 +59,10 @@ def copy_command(source_url: str, target_url: str) -> None:
 
     SQLite to PostgreSQL or back. The target is migrated first; it should be
     empty or an interrupted copy of the same source: run the command again to
-    resume. Counts are verified at the end.
+    resume. Into a PostgreSQL store without activities they all go in one
+    transaction, the indexes built at the end (activities are not readable
+    meanwhile; a failure leaves none, and the next run starts over). Counts
+    are verified at the end.
     """
     if source_url == target_url:
         raise click.ClickException("--from and --to name the same store")
