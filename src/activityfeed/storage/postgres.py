@@ -94,14 +94,37 @@ def without_unstorable(query: ListQuery) -> ListQuery | None:
     return dataclasses.replace(query, **changes) if changes else query  # type: ignore[arg-type]
 
 
+# From this many skipped rows on, a page is found by its keys first (see list_sql).
+DEEP_OFFSET = 1000
+
+
 def list_sql(team_id: int, query: ListQuery) -> tuple[str, list[Any]]:
-    """The page query of ``query`` and its parameters (one row of look-ahead)."""
+    """The page query of ``query`` and its parameters (one row of look-ahead).
+
+    PostgreSQL fetches every row that ``OFFSET`` skips from the heap: page 400
+    read 10,000 wide rows to return 26. A deep page therefore finds its keys
+    in the index first (an index-only scan once the visibility map is set)
+    and reads just its own rows.
+    """
     where = where_for(team_id, query, "$")
     n = len(where.params)
-    sql = (
-        f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
-        f"ORDER BY {order_by(query)} LIMIT ${n + 1} OFFSET ${n + 2}"
-    )
+    order = order_by(query)
+    if query.offset < DEEP_OFFSET:
+        sql = (
+            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
+            f"ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}"
+        )
+    else:
+        sort = "occurred_at" if query.sort_by == "occurred_at" else "updated_at"
+        direction = "DESC" if query.descending else "ASC"
+        sql = (
+            "SELECT a.doc, a.refs FROM ("  # noqa: S608
+            f"SELECT seq, {sort} FROM activities WHERE {where.sql} "
+            f"ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}) AS page "
+            f"JOIN activities AS a ON a.team_id = ${n + 3} AND a.seq = page.seq "
+            f"ORDER BY page.{sort} {direction}, page.seq {direction}"
+        )
+        return sql, [*where.params, *window(query), team_id]
     return sql, [*where.params, *window(query)]
 
 
