@@ -126,6 +126,9 @@ class Endpoint(Protocol):
     async def finish_team(self, team_id: int, clock: int) -> None:
         """Raise the team's clock to ``clock``, rebuild its counters, advance ``seq``."""
 
+    async def finish(self) -> None:
+        """After the whole copy: bring the planner's statistics up to date."""
+
 
 class Progress(Protocol):
     """Where the copy reports how far it is (the CLI draws a Rich progress bar)."""
@@ -195,6 +198,7 @@ async def copy_store(source: Endpoint, target: Endpoint, progress: Progress) -> 
         report.records += await _copy_records(source, target, team.id, to_id, progress)
         await target.finish_team(to_id, team.clock)
 
+    await target.finish()
     for team in teams:
         await _verify(source, target, team, mapping[team.id], report)
     have = {key.key_hash for key in await target.keys()}

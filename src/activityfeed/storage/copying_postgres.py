@@ -169,6 +169,11 @@ class PostgresEndpoint:
                 [r.updated_at for r in records],
             )
 
+    async def finish(self) -> None:
+        """``ANALYZE`` the loaded tables: until autovacuum gets to them the planner
+        believes a team holds a few thousand rows, and walks a million for page 400."""
+        await self.store.analyze()
+
     async def finish_team(self, team_id: int, clock: int) -> None:
         """Raise the clock, rebuild the team's counters, keep ``seq`` ahead of the copy."""
         async with self.store.transaction() as conn:

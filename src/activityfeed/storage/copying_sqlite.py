@@ -141,6 +141,10 @@ class SQLiteEndpoint:
             )
         )
 
+    async def finish(self) -> None:
+        """Nothing: the SQLite store's statements are written for a planner without
+        statistics (see ``sqlbuild``), so none are gathered."""
+
     async def finish_team(self, team_id: int, clock: int) -> None:
         """Raise the clock and rebuild the team's counters."""
 

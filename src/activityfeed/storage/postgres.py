@@ -254,6 +254,11 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
             result: list[Any] = await conn.fetch(sql, *args)
             return result
 
+    async def analyze(self) -> None:
+        """Gather the planner's statistics of the tables a bulk load fills."""
+        async with self.connection() as conn:
+            await conn.execute("ANALYZE activities, activity_counts, associated_records, teams")
+
     def generation(self) -> int | None:
         """PostgreSQL offers no cheap change counter across servers: nothing is cached."""
         return None
