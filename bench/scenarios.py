@@ -45,6 +45,9 @@ class Scenario:
     body: bytes | None = None
     body_template: str | None = None
     datasette_sql: str | None = None
+    # Datasette's table API, as a team gets it out of the box (it counts the
+    # matches unless told not to); None where it cannot express the request.
+    datasette_table: list[tuple[str, str]] | None = None
     is_list: bool = True
 
     def load(self, base_url: str, api_key: str) -> Load:
@@ -110,6 +113,7 @@ def scenarios(data: DataSet) -> list[Scenario]:
     base = f"SELECT * FROM activities WHERE team_id = {team}"
     in_range = f"occurred_at >= {data.range_start_us} AND occurred_at < {data.range_end_us}"
     one = {"type": "note", "resource_type": "person", "resource_id": 1}
+    feed = [("team_id", str(team)), ("_sort_desc", "occurred_at"), ("_size", "25")]
     return [
         Scenario(
             "S1",
@@ -117,6 +121,7 @@ def scenarios(data: DataSet) -> list[Scenario]:
             "GET",
             LIST,
             datasette_sql=f"{base} ORDER BY occurred_at DESC, seq DESC LIMIT 26",
+            datasette_table=[*feed, ("_nocount", "1")],
         ),
         Scenario(
             "S2",
@@ -125,6 +130,12 @@ def scenarios(data: DataSet) -> list[Scenario]:
             _q([("resource_type", "person"), ("resource_id", data.person_id)]),
             datasette_sql=f"{base} AND resource_type = 'person' AND resource_id = "
             f"'{data.person_id}' ORDER BY occurred_at DESC, seq DESC LIMIT 26",
+            datasette_table=[
+                *feed,
+                ("resource_type", "person"),
+                ("resource_id", data.person_id),
+                ("_nocount", "1"),
+            ],
         ),
         Scenario(
             "S3",
@@ -140,6 +151,13 @@ def scenarios(data: DataSet) -> list[Scenario]:
             ),
             datasette_sql=f"{base} AND type IN ('sent_email', 'call') AND {in_range} "
             "ORDER BY occurred_at DESC, seq DESC LIMIT 26",
+            datasette_table=[
+                *feed,
+                ("type__in", "sent_email,call"),
+                ("occurred_at__gte", str(data.range_start_us)),
+                ("occurred_at__lt", str(data.range_end_us)),
+                ("_nocount", "1"),
+            ],
         ),
         Scenario(
             "S4",
@@ -155,6 +173,13 @@ def scenarios(data: DataSet) -> list[Scenario]:
             ),
             datasette_sql=f"{base} AND updated_at > {data.sync_after_us} "
             "ORDER BY updated_at ASC, seq ASC LIMIT 101",
+            datasette_table=[
+                ("team_id", str(team)),
+                ("updated_at__gt", str(data.sync_after_us)),
+                ("_sort", "updated_at"),
+                ("_size", "100"),
+                ("_nocount", "1"),
+            ],
         ),
         Scenario(
             "S5",
@@ -164,6 +189,7 @@ def scenarios(data: DataSet) -> list[Scenario]:
             datasette_sql=f"SELECT (SELECT count(*) FROM activities WHERE team_id = {team}) "
             f"AS total, * FROM activities WHERE team_id = {team} "
             "ORDER BY occurred_at DESC, seq DESC LIMIT 26",
+            datasette_table=feed,  # with its count, as Datasette does by default
         ),
         Scenario(
             "S6",
@@ -186,6 +212,15 @@ def scenarios(data: DataSet) -> list[Scenario]:
             datasette_sql=f"{base} AND ((resource_type = 'person' AND type IN "
             "('call', 'sent_email')) OR (resource_type = 'account' AND type = 'note')) "
             "ORDER BY occurred_at DESC, seq DESC LIMIT 26",
+            datasette_table=[
+                *feed,
+                (
+                    "_where",
+                    "(resource_type = 'person' AND type IN ('call', 'sent_email')) "
+                    "OR (resource_type = 'account' AND type = 'note')",
+                ),
+                ("_nocount", "1"),
+            ],
         ),
         Scenario(
             "S8",
@@ -209,6 +244,11 @@ def scenarios(data: DataSet) -> list[Scenario]:
             is_list=False,
         ),
     ]
+
+
+def datasette_table_path(database: str, params: list[tuple[str, str]]) -> str:
+    """The Datasette JSON URL path of the ``activities`` table with ``params``."""
+    return f"/{database}/activities.json?{urlencode(params)}&_shape=objects"
 
 
 def datasette_path(database: str, sql: str) -> str:
