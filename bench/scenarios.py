@@ -45,8 +45,9 @@ class Scenario:
     body: bytes | None = None
     body_template: str | None = None
     datasette_sql: str | None = None
-    # Datasette's table API, as a team gets it out of the box (it counts the
-    # matches unless told not to); None where it cannot express the request.
+    # Datasette's table API as a team gets it out of the box: it counts the
+    # matches of every page (the Datasette figures are of this);
+    # None where it cannot express the request.
     datasette_table: list[tuple[str, str]] | None = None
     is_list: bool = True
 
@@ -121,7 +122,7 @@ def scenarios(data: DataSet) -> list[Scenario]:
             "GET",
             LIST,
             datasette_sql=f"{base} ORDER BY occurred_at DESC, seq DESC LIMIT 26",
-            datasette_table=[*feed, ("_nocount", "1")],
+            datasette_table=feed,
         ),
         Scenario(
             "S2",
@@ -134,7 +135,6 @@ def scenarios(data: DataSet) -> list[Scenario]:
                 *feed,
                 ("resource_type", "person"),
                 ("resource_id", data.person_id),
-                ("_nocount", "1"),
             ],
         ),
         Scenario(
@@ -156,7 +156,6 @@ def scenarios(data: DataSet) -> list[Scenario]:
                 ("type__in", "sent_email,call"),
                 ("occurred_at__gte", str(data.range_start_us)),
                 ("occurred_at__lt", str(data.range_end_us)),
-                ("_nocount", "1"),
             ],
         ),
         Scenario(
@@ -178,7 +177,6 @@ def scenarios(data: DataSet) -> list[Scenario]:
                 ("updated_at__gt", str(data.sync_after_us)),
                 ("_sort", "updated_at"),
                 ("_size", "100"),
-                ("_nocount", "1"),
             ],
         ),
         Scenario(
@@ -189,7 +187,7 @@ def scenarios(data: DataSet) -> list[Scenario]:
             datasette_sql=f"SELECT (SELECT count(*) FROM activities WHERE team_id = {team}) "
             f"AS total, * FROM activities WHERE team_id = {team} "
             "ORDER BY occurred_at DESC, seq DESC LIMIT 26",
-            datasette_table=feed,  # with its count, as Datasette does by default
+            datasette_table=feed,
         ),
         Scenario(
             "S6",
@@ -219,7 +217,6 @@ def scenarios(data: DataSet) -> list[Scenario]:
                     "(resource_type = 'person' AND type IN ('call', 'sent_email')) "
                     "OR (resource_type = 'account' AND type = 'note')",
                 ),
-                ("_nocount", "1"),
             ],
         ),
         Scenario(
