@@ -112,7 +112,7 @@ def markdown(rows: list[Row], command: str, date: str, notes: list[str]) -> str:
             )
         lines.append("")
     if any(r.target == "floor" for r in rows):
-        lines += ["### The issue's targets on this run", "", *targets(rows), ""]
+        lines += ["### The issue's targets on this run", "", *target_checks(rows), ""]
     tools = sorted({r.tool for r in rows})
     lines.append(f"Load generator: {', '.join(tools)}.")
     lines += [f"- {note}" for note in notes]
@@ -120,7 +120,7 @@ def markdown(rows: list[Row], command: str, date: str, notes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def targets(rows: list[Row]) -> list[str]:
+def target_checks(rows: list[Row]) -> list[str]:
     """The issue's targets, each checked per store and concurrency on this run's figures."""
     rps = {(r.target, r.scenario, r.concurrency): r.rps for r in rows}
     floor = {r.concurrency: r.rps for r in rows if r.target == "floor"}
