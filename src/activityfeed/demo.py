@@ -248,6 +248,8 @@ async def _load_fresh_postgres(
         loaded = await load_postgres(
             load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
         )
+    # Without statistics the planner takes a team for a few thousand rows.
+    await store.analyze()
     return [
         TeamReport(world, team.references, team.created, 0, 0)
         for world, team in zip(worlds, loaded, strict=True)
