@@ -20,7 +20,7 @@ from activityfeed.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_MODULES = ("starlette", "uvicorn", "orjson", "click", "rich", "psycopg", "redis")
-CLIENT_MODULES = ("activityfeed", "activityfeed.timestamps")
+CLIENT_MODULES = ("activityfeed", "activityfeed.timestamps", "activityfeed.fields")
 
 
 def _modules_after(statement: str) -> set[str]:

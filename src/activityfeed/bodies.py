@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from activityfeed.errors import ErrorCollector, Invalid
+from activityfeed.fields import INPUT_FIELDS
 from activityfeed.model import (
     ACTIVITY_TYPE_SET,
     RESOURCE_TYPE_SET,
@@ -24,19 +25,7 @@ from activityfeed.timestamps import TimestampError, parse_timestamp
 
 # Fields of the activity object that a client may send back but never sets.
 READ_ONLY = frozenset({"created_at", "updated_at", "dynamic_data", "failed_dynamic_resources"})
-CREATE_FIELDS = frozenset(
-    {
-        "id",
-        "type",
-        "resource_type",
-        "resource_id",
-        "occurred_at",
-        "user_guid",
-        "tags",
-        "static_data",
-        "pinned_at",
-    }
-)
+CREATE_FIELDS = frozenset(INPUT_FIELDS)
 UPDATE_FIELDS = frozenset({"occurred_at", "user_guid", "tags", "static_data", "pinned_at"})
 # An id's part after "{type}-": characters that need no escaping in a URL path.
 _ID_SUFFIX = re.compile(r"[A-Za-z0-9._~-]{1,200}")

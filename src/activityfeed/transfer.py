@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from activityfeed.client.models import INPUT_FIELDS, Activity
+from activityfeed.client.models import Activity
+from activityfeed.fields import INPUT_FIELDS
 
 CSV_COLUMNS = (
     "id",

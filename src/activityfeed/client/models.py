@@ -16,20 +16,8 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from activityfeed.fields import INPUT_FIELDS
 from activityfeed.timestamps import format_timestamp, from_datetime, parse_timestamp, to_datetime
-
-# The fields a create or bulk body may carry (contract, section 3).
-INPUT_FIELDS = (
-    "id",
-    "type",
-    "resource_type",
-    "resource_id",
-    "occurred_at",
-    "user_guid",
-    "tags",
-    "static_data",
-    "pinned_at",
-)
 
 
 def parse_time(text: str) -> datetime:
