@@ -223,3 +223,11 @@ def test_global_zero_turns_rate_limiting_off(client: TestClient, keys: Keys) -> 
         response = client.get(LIST, params={"page": 151}, headers=auth)
         assert response.status_code == 200
         assert spent(response) == (8, UNLIMITED_REMAINING)
+
+
+def test_a_page_costs_what_the_list_endpoint_reads_it_as() -> None:
+    # The list endpoint reads leading zeros as harmless: so does the cost.
+    from activityfeed.ratelimit import request_cost
+
+    padded = b"page=" + b"0" * 20 + b"401"
+    assert request_cost("GET", "/v2/activity_histories", padded) == 10

@@ -246,19 +246,30 @@ def _is_index(segment: str) -> bool:
     return segment == "" or _DIGITS.fullmatch(segment) is not None
 
 
+def integer_value(text: str) -> int | None:
+    """The value of a parameter of ASCII digits, or ``None`` when it is not one.
+
+    Leading zeros are harmless ("007"); only the significant digits count, and
+    int() never sees more of them than fit: anything longer reads as
+    ``MAX_INTEGER + 1``. The rate limiter reads ``page`` with this too, so a
+    page costs what the list endpoint serves.
+    """
+    if _DIGITS.fullmatch(text) is None:
+        return None
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= len(str(MAX_INTEGER)) else MAX_INTEGER + 1
+
+
 def _parse_int(
     text: str | None, name: str, low: int, high: int | None, errors: ErrorCollector
 ) -> int | None:
     default = {"per_page": DEFAULT_PER_PAGE, "page": 1}[name]
     if text is None:
         return default
-    if _DIGITS.fullmatch(text) is None:
+    number = integer_value(text)
+    if number is None:
         errors.add(name, _range_message(low, high))
         return default
-    # Leading zeros are harmless ("007"); only the significant digits count, and
-    # int() never sees more of them than fit, however long the text.
-    digits = text.lstrip("0") or "0"
-    number = int(digits) if len(digits) <= len(str(MAX_INTEGER)) else MAX_INTEGER + 1
     if number < low or (high is not None and number > high):
         errors.add(name, _range_message(low, high))
         return default

@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 
 from activityfeed.errors import ApiError, RateLimited, Unavailable
 from activityfeed.model import ApiKey
+from activityfeed.query import MAX_INTEGER, integer_value
 
 log = logging.getLogger("activityfeed.ratelimit")
 
@@ -61,9 +62,10 @@ def page_of(query_string: bytes) -> int:
     for key, item in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if item and key.partition("[")[0] == "page":
             value = item
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
+    page = integer_value(value)
+    if page is None or page > MAX_INTEGER:
         return 1
-    return max(int(value), 1)
+    return max(page, 1)
 
 
 def request_cost(method: str, path: str, query_string: bytes) -> int:
