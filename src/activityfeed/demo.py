@@ -10,10 +10,11 @@ them all unchanged.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from activityfeed.demo_fast import load_fresh, plan_teams
+from activityfeed.demo_fast import TeamLoaded, load_fresh, plan_teams
 from activityfeed.demo_records import load_team_records, team_records
 from activityfeed.demo_stream import References, activity_stream
 from activityfeed.demo_world import World, build_world, team_shares
@@ -189,6 +190,19 @@ async def load_demo(
     )
 
 
+def _specs(worlds: list[World], team_ids: list[int]) -> list[tuple[int, int, int]]:
+    """``(world index, team id, activities)`` of each team, for a fast load's plan."""
+    return [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)]
+
+
+def _reports(worlds: list[World], loaded: Sequence[TeamLoaded]) -> list[TeamReport]:
+    """The report of each team after a fast load: everything created."""
+    return [
+        TeamReport(world, team.references, team.created, 0, 0)
+        for world, team in zip(worlds, loaded, strict=True)
+    ]
+
+
 def _load_fresh(
     store: Storage,
     seed: int,
@@ -208,15 +222,12 @@ def _load_fresh(
             return None
         plans = plan_teams(
             load,
-            [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)],
+            _specs(worlds, team_ids),
         )
         loaded = load_fresh(
             load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
         )
-    return [
-        TeamReport(world, team.references, team.created, 0, 0)
-        for world, team in zip(worlds, loaded, strict=True)
-    ]
+    return _reports(worlds, loaded)
 
 
 async def _load_fresh_postgres(
@@ -243,17 +254,14 @@ async def _load_fresh_postgres(
             return None
         plans = await plan_postgres(
             load,
-            [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)],
+            _specs(worlds, team_ids),
         )
         loaded = await load_postgres(
             load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
         )
     # Without statistics the planner takes a team for a few thousand rows.
     await store.analyze()
-    return [
-        TeamReport(world, team.references, team.created, 0, 0)
-        for world, team in zip(worlds, loaded, strict=True)
-    ]
+    return _reports(worlds, loaded)
 
 
 async def _load_records(store: Storage, seed: int, reports: list[TeamReport]) -> tuple[int, float]:
