@@ -212,3 +212,67 @@ def test_export_from_an_updated_at_bound_includes_the_bound(
     ]
     assert cli("export", *args, "--updated-at-gt", bound).exit_code == 0
     assert len(out.read_text().splitlines()) == len(order) - 6
+
+
+class _InterruptedSink:
+    """A store sink that commits one batch, then is interrupted (no database needed)."""
+
+    def __init__(self, database_url: str, team: str) -> None:
+        self.sent = 0
+
+    def __enter__(self) -> _InterruptedSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def send(self, batch: list[dict[str, Any]]) -> Any:
+        if self.sent:
+            raise KeyboardInterrupt
+        self.sent += 1
+        return cli_data.BulkResult(len(batch), 0, 0)
+
+
+def test_the_resume_point_holds_no_password_and_is_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "items.ndjson"
+    lines = [
+        json.dumps({"id": f"call-{n}", "type": "call", "resource_type": "person", "resource_id": n})
+        for n in range(6)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(cli_data, "_StoreSink", _InterruptedSink)
+    url = "postgresql://importer:s3cr%40t@db.internal:5432/feed?sslpassword=k3y&sslmode=require"
+    args = [str(path), "--database-url", url, "--team", "acme", "--batch-size", "2", "-q"]
+    assert cli("import", *args).exit_code == 1  # interrupted after one batch
+    state_path = Path(f"{path}.import-state")
+    text = state_path.read_text()
+    assert "s3cr" not in text and "k3y" not in text
+    assert json.loads(text)["done"] == 2
+    assert state_path.stat().st_mode & 0o777 == 0o600
+    # No temporary file is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, state_path.name])
+
+    # The same target, whatever its password, resumes; another database does not.
+    sent: list[int] = []
+
+    class Counting(_InterruptedSink):
+        def send(self, batch: list[dict[str, Any]]) -> Any:
+            sent.append(len(batch))
+            return cli_data.BulkResult(len(batch), 0, 0)
+
+    monkeypatch.setattr(cli_data, "_StoreSink", Counting)
+    other_password = url.replace("s3cr%40t", "another")
+    resumed = cli("import", *[other_password if a == url else a for a in args])
+    assert resumed.exit_code == 0, resumed.output
+    assert sent == [2, 2]
+    assert not state_path.exists()
+
+    monkeypatch.setattr(cli_data, "_StoreSink", _InterruptedSink)
+    assert cli("import", *args).exit_code == 1
+    sent.clear()
+    monkeypatch.setattr(cli_data, "_StoreSink", Counting)
+    other_database = url.replace("/feed?", "/archive?")
+    assert cli("import", *[other_database if a == url else a for a in args]).exit_code == 0
+    assert sent == [2, 2, 2]

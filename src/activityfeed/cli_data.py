@@ -30,6 +30,7 @@ from activityfeed.transfer import (
     ndjson_line,
     read_records,
     renumber_errors,
+    without_secrets,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -271,10 +272,10 @@ def import_command(
     if database_url is not None:
         if not team:
             raise click.UsageError("--database-url needs --team")
-        target = f"store {database_url} team {team}"
+        target = f"store {without_secrets(database_url)} team {team}"
         sink: _Sink = _StoreSink(database_url, team)
     else:
-        target = f"api {base_url} key {(api_key or '')[:11]}"
+        target = f"api {without_secrets(base_url)} key {(api_key or '')[:11]}"
         sink = _ApiSink(open_client(base_url, api_key))
     state_path = Path(state_file or f"{file}.import-state")
     state = ImportState.fresh(file, target)

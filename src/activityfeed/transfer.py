@@ -8,14 +8,17 @@ as an empty cell). Only the stdlib and the SDK's models are used here.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from activityfeed.client.models import Activity
 from activityfeed.fields import INPUT_FIELDS
@@ -38,6 +41,8 @@ CSV_COLUMNS = (
 _JSON_COLUMNS = frozenset({"tags", "static_data", "dynamic_data", "failed_dynamic_resources"})
 FORMATS = ("ndjson", "csv")
 _INDEX = re.compile(r"^\[(\d+)\]")
+# Query parameters of a database URL that carry a secret (libpq's names).
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 def detect_format(path: str, given: str | None = None) -> str:
@@ -153,14 +158,53 @@ def renumber_errors(errors: Mapping[str, Iterable[str]], first: int) -> dict[str
     return renamed
 
 
+def without_secrets(url: str) -> str:
+    """``url`` with its password (in the user info or the query) left out.
+
+    What names an import's target in its state file: the same server,
+    database, user and options, whatever the password, so that a rerun with a
+    rotated password still resumes and the file never holds a credential.
+    """
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k.lower() not in _SECRET_PARAMETERS]
+    if ":" not in userinfo and len(kept) == len(pairs):
+        return url  # nothing to leave out: the URL as given
+    netloc = f"{userinfo.partition(':')[0]}{at}{host}"
+    query = urlencode(kept) if len(kept) < len(pairs) else parts.query
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, readable by its owner only (0600).
+
+    The temporary file is made beside ``path`` with an unpredictable name,
+    ``O_EXCL`` and mode 0600 (:func:`tempfile.mkstemp`), so that another user
+    of a shared directory can neither read it nor plant a link in its place.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class ImportState:
     """How far an import of one file into one target got: ``done`` records committed.
 
-    Kept in a small JSON file beside the input; an import of the same file
-    (same size and modification time) into the same target resumes after
-    ``done``. Resuming only saves work: the bulk upsert is idempotent, so a
-    full rerun gives the same result.
+    Kept in a small JSON file beside the input, mode 0600; an import of the
+    same file (same size and modification time) into the same target resumes
+    after ``done``. ``target`` names the target without any secret (see
+    :func:`without_secrets`). Resuming only saves work: the bulk upsert is
+    idempotent, so a full rerun gives the same result.
     """
 
     source: str
@@ -191,9 +235,7 @@ class ImportState:
         return other if same else self
 
     def save(self, state_path: Path, done: int) -> ImportState:
-        """Record ``done`` committed records, atomically."""
+        """Record ``done`` committed records, atomically, in a file only its owner reads."""
         state = ImportState(self.source, self.size, self.mtime_ns, self.target, done)
-        temporary = state_path.with_name(state_path.name + ".tmp")
-        temporary.write_text(json.dumps(asdict(state)))
-        os.replace(temporary, state_path)
+        write_private(state_path, json.dumps(asdict(state)))
         return state

@@ -9,7 +9,10 @@ every process are serialised and the team clock they read is the latest.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +45,30 @@ from activityfeed.timestamps import now_us
 
 T = TypeVar("T")
 _CHUNK = 500  # ids per IN list, well under SQLite's variable limit
+log = logging.getLogger("activityfeed")
+_reported: set[tuple[str, str]] = set()  # (what, file): each said once per process
+
+
+def _report_once(what: str, path: str, message: str, *args: object) -> None:
+    """Log a warning about the store's file once per process (``serve`` opens it twice)."""
+    key = (what, os.path.realpath(path))
+    if key not in _reported:
+        _reported.add(key)
+        log.warning(message, *args)
+
+
+def create_private(path: str) -> None:
+    """Create the store's file with mode 0600 when it does not exist yet.
+
+    SQLite would create it 0644 (less the umask); it gives the ``-wal`` and
+    ``-shm`` files it makes later the mode of the main file, so those are
+    private too. An existing file keeps its mode: see :meth:`SQLiteStorage.open_sync`.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # it exists, or cannot be made here: SQLite opens it or says why
+    os.close(fd)
 
 
 def path_from_url(url: str) -> str:
@@ -77,6 +104,7 @@ class SQLiteStorage(SQLiteRecords):
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -113,6 +141,26 @@ class SQLiteStorage(SQLiteRecords):
             except sqlite3.Error as exc:
                 raise StorageUnavailable(f"cannot open the SQLite store: {exc}") from exc
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+            self._check_mode()
+
+    def _check_mode(self) -> None:
+        """Warn when the store is readable by every local user; its mode is left alone."""
+        if self.path == ":memory:":
+            return
+        try:
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        except OSError:
+            return
+        if mode & stat.S_IROTH:
+            _report_once(
+                "readable",
+                self.path,
+                "the SQLite store %s is readable by other users (mode %o): "
+                "chmod 600 %s unless that is intended",
+                self.path,
+                mode,
+                self.path,
+            )
 
     @staticmethod
     def migrate(conn: sqlite3.Connection) -> None:
