@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from activityfeed.errors import ApiError, MethodNotAllowed, NotFound, Unavailable
 from activityfeed.render import json_bytes
-from activityfeed.storage.base import StorageUnavailable
+from activityfeed.storage.base import StorageUnavailable, StoreReadOnly
 
 log = logging.getLogger("activityfeed")
 
@@ -29,6 +29,8 @@ def as_api_error(exc: BaseException) -> ApiError:
     """Any exception as the error the client sees; never a stack trace."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, StoreReadOnly):
+        return read_only_error()
     if isinstance(exc, StorageUnavailable):
         log.warning("store unavailable: %s", exc)
         return Unavailable("The database is unavailable, try again shortly")
@@ -42,6 +44,20 @@ def as_api_error(exc: BaseException) -> ApiError:
         return error
     log.exception("unhandled error", exc_info=exc)
     return ApiError("Internal Server Error")
+
+
+def read_only_error() -> ApiError:
+    """A write to a read-only store: a 503 that says why, with no ``Retry-After``.
+
+    Not an outage (retrying soon does not help) and not logged per request:
+    the store logged it once when it opened.
+    """
+    error = ApiError(
+        "The database is read-only: it serves reads, and refuses every write "
+        "until it is made writable and the service restarted"
+    )
+    error.status = 503
+    return error
 
 
 async def handle(request: Request, exc: Exception) -> Response:

@@ -78,6 +78,16 @@ class StorageUnavailable(Exception):
     """The store cannot be reached; the HTTP layer answers 503."""
 
 
+class StoreReadOnly(StorageUnavailable):
+    """The store can be read but not written (a read-only SQLite file).
+
+    Not an outage: it lasts until the operator makes the store writable and
+    restarts. The HTTP layer answers each write with a 503 that says so,
+    without ``Retry-After``, and does not log it per request (the store says
+    it once when it opens).
+    """
+
+
 class DuplicateId(Exception):
     """An activity with this id already exists in the team."""
 

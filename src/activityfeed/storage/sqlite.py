@@ -30,6 +30,7 @@ from activityfeed.storage.base import (
     ListResult,
     Row,
     StorageUnavailable,
+    StoreReadOnly,
     api_key,
 )
 from activityfeed.storage.sqlbuild import (
@@ -55,6 +56,12 @@ def _report_once(what: str, path: str, message: str, *args: object) -> None:
     if key not in _reported:
         _reported.add(key)
         log.warning(message, *args)
+
+
+def is_read_only_error(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused a write because the store cannot be written (SQLITE_READONLY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
 
 
 def create_private(path: str) -> None:
@@ -84,11 +91,15 @@ def path_from_url(url: str) -> str:
 class SQLiteStorage(SQLiteRecords):
     """The :class:`~activityfeed.storage.base.Storage` on one SQLite file.
 
-    Associated records come from :class:`SQLiteRecords`.
+    Associated records come from :class:`SQLiteRecords`. A store this
+    process cannot write (a read-only file or file system) opens
+    :attr:`read_only`: reads are served, every write raises
+    :class:`~activityfeed.storage.base.StoreReadOnly` without trying.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.read_only = False
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -109,7 +120,13 @@ class SQLiteStorage(SQLiteRecords):
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if not is_read_only_error(exc):
+                conn.close()
+                raise
+            # A read-only store keeps the journal mode it has.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA cache_size = -65536")
@@ -135,13 +152,63 @@ class SQLiteStorage(SQLiteRecords):
                 return
             try:
                 writer = self._connect()
-                self.migrate(writer)
+                try:
+                    self.read_only = not self._writable(writer)
+                    if self.read_only:
+                        self._check_schema(writer)
+                    else:
+                        self.migrate(writer)
+                except BaseException:
+                    writer.close()
+                    raise
                 self._writer = writer
                 self._reader = self._connect()
             except sqlite3.Error as exc:
                 raise StorageUnavailable(f"cannot open the SQLite store: {exc}") from exc
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             self._check_mode()
+            if self.read_only:
+                _report_once(
+                    "read-only",
+                    self.path,
+                    "the SQLite store %s is read-only: serving reads, refusing writes with 503",
+                    self.path,
+                )
+
+    @staticmethod
+    def _writable(conn: sqlite3.Connection) -> bool:
+        """Whether SQLite lets this connection write: a write of nothing, rolled back.
+
+        SQLite opens a file it may not write read-only without a word, and
+        ``BEGIN IMMEDIATE`` succeeds on it; only a write says so.
+        """
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        except sqlite3.OperationalError as exc:
+            if is_read_only_error(exc):
+                return False
+            raise
+        finally:
+            conn.execute("ROLLBACK")
+        return True
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """A read-only store is served only when no migration is pending."""
+        try:
+            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        except sqlite3.OperationalError:
+            done = set()
+        if any(version not in done for version, _ in MIGRATIONS):
+            raise StoreReadOnly(
+                f"the SQLite store {self.path} is read-only and its schema is not up to "
+                "date: make it writable for one start, so that its migrations are applied"
+            )
+
+    def _refuse_writes(self) -> None:
+        if self.read_only:
+            raise StoreReadOnly(f"the SQLite store {self.path} is read-only")
 
     def _check_mode(self) -> None:
         """Warn when the store is readable by every local user; its mode is left alone."""
@@ -222,12 +289,15 @@ class SQLiteStorage(SQLiteRecords):
         try:
             yield
         except sqlite3.OperationalError as exc:
+            if is_read_only_error(exc):
+                raise StoreReadOnly(f"the SQLite store {self.path} is read-only: {exc}") from exc
             raise StorageUnavailable(f"the SQLite store failed: {exc}") from exc
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one IMMEDIATE transaction on the writer thread."""
         if self._executor is None or self._writer is None:
             raise StorageUnavailable("the store is not open")
+        self._refuse_writes()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.write_sync, work)
 
@@ -236,6 +306,7 @@ class SQLiteStorage(SQLiteRecords):
         conn = self._writer
         if conn is None:
             raise StorageUnavailable("the store is not open")
+        self._refuse_writes()
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -540,6 +611,7 @@ class SQLiteStorage(SQLiteRecords):
         conn = self._writer
         if conn is None:
             raise StorageUnavailable("the store is not open")
+        self._refuse_writes()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
