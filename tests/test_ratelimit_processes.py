@@ -120,3 +120,30 @@ def test_one_server_of_two_workers_without_redis_grants_one_budget(
     finally:
         server.stop()
     assert (tmp_path / "one-host.db.ratelimit").exists()
+
+
+def test_serve_in_a_shared_directory_counts_in_a_private_file_despite_a_planted_one(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: anyone may make a file here first
+    database = shared / "feed.db"
+    planted = shared / "feed.db.ratelimit"
+    planted.symlink_to(tmp_path / "theirs")
+    for team, key in keys.items():
+        asyncio.run(add_key(f"sqlite:///{database}", team, key))
+    env = server_env(TMPDIR=str(tmp_path / "tmp"))
+    env.pop("XDG_RUNTIME_DIR", None)
+    (tmp_path / "tmp").mkdir()
+    server = Server(f"sqlite:///{database}", env, workers=2)
+    try:
+        granted_exactly_the_budget([server.url], keys)  # both workers count in one file
+    finally:
+        server.stop()
+    [said] = [line for line in server.lines if line.startswith("rate limiting:")]
+    counted_in = Path(said.split(" counted in ")[1].split(" (shared")[0])
+    assert counted_in.parent.parent == tmp_path / "tmp"
+    assert counted_in.stat().st_mode & 0o777 == 0o600
+    assert counted_in.parent.stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "theirs").exists()

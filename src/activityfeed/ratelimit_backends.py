@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import mmap
 import os
+import stat
 import struct
 import tempfile
 from typing import Any
@@ -33,6 +35,7 @@ _HEADER_SIZE = 64
 DEFAULT_SLOTS = 1 << 14  # distinct teams per minute per machine: 384 KiB of file
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing spreads consecutive team ids
+log = logging.getLogger("activityfeed.ratelimit")
 
 
 class SharedFileBackend:
@@ -75,8 +78,13 @@ class SharedFileBackend:
         except OSError as exc:
             raise OSError(f"cannot open the rate limit file {self.path}: {exc}") from exc
         try:
-            if os.fstat(fd).st_uid != os.geteuid():
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid():
                 raise OSError(f"the rate limit file {self.path} belongs to another user")
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(f"the rate limit file {self.path} is not a regular file")
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                os.fchmod(fd, 0o600)  # our own counters: nobody else reads or writes them
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 if os.fstat(fd).st_size < size:
@@ -232,12 +240,62 @@ class RedisBackend:
         return bool(granted), int(used)
 
 
+def _private(path: str) -> bool:
+    """Whether ``path`` is a directory (not a link) of this user that nobody else may enter."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not stat.S_IMODE(info.st_mode) & 0o077
+    )
+
+
+_made: dict[str, str] = {}  # temporary directory -> the private directory made in it
+
+
+def private_directory() -> str:
+    """A directory only this user can enter, for files that other local users must not touch.
+
+    ``$XDG_RUNTIME_DIR`` when it is one; else ``activityfeed-<uid>`` in the
+    temporary directory, made 0700, and used only if it is ours and still
+    private (another user may have made that name first: a link, an open
+    directory); else a new directory of an unpredictable name
+    (:func:`tempfile.mkdtemp`), the same for the rest of this process.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and _private(runtime):
+        return runtime
+    base = tempfile.gettempdir()
+    if base in _made:
+        return _made[base]
+    directory = os.path.join(base, f"activityfeed-{os.geteuid()}")
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        directory = ""
+    if not directory or not _private(directory):
+        if directory:
+            log.warning("%s is not a private directory of this user: not using it", directory)
+        directory = tempfile.mkdtemp(prefix=f"activityfeed-{os.geteuid()}-")
+    _made[base] = directory
+    return directory
+
+
 def shared_file_path(database_url: str) -> str | None:
     """The counter file for a deployment, derived from its database URL.
 
-    Next to the SQLite file (its workers share that directory already), or in
-    the runtime directory under a name derived from the URL for a server
-    database. ``None`` for an in-memory store, which one process alone can use.
+    Next to the SQLite file when no other user may write in its directory
+    (its workers share that directory already); else, and for a server
+    database, in :func:`private_directory` under a name derived from the
+    store, so that a file another user made first can neither stop the
+    service nor be counted in. ``None`` for an in-memory store, which one
+    process alone can use. ``serve`` decides once and hands the path to its
+    workers (``ACTIVITYFEED_RATE_LIMIT_FILE``).
     """
     if database_url.startswith("sqlite:"):
         from activityfeed.storage.sqlite import path_from_url
@@ -245,11 +303,23 @@ def shared_file_path(database_url: str) -> str | None:
         path = path_from_url(database_url)
         if path == ":memory:" or path.startswith("file::memory:"):
             return None
-        return os.path.abspath(path) + ".ratelimit"
-    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    directory = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
-    return os.path.join(directory, f"activityfeed-ratelimit-{digest}")
+        path = os.path.abspath(path)
+        try:
+            shared = stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) & 0o022
+        except OSError:
+            shared = 0  # not there yet: the store makes it, for this user
+        if not shared:
+            return path + ".ratelimit"
+        name = path
+    else:
+        name = database_url
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return os.path.join(private_directory(), f"ratelimit-{digest}")
+
+
+def local_file(settings: Settings) -> str | None:
+    """Where this deployment's machine-local counters live: as set, else derived."""
+    return settings.rate_limit_file or shared_file_path(settings.database_url)
 
 
 def build_rate_limiter(
@@ -259,7 +329,7 @@ def build_rate_limiter(
 
     ``local_path`` puts the shared file elsewhere than :func:`shared_file_path` says.
     """
-    local: Backend = SharedFileBackend(local_path or shared_file_path(settings.database_url))
+    local: Backend = SharedFileBackend(local_path or local_file(settings))
     backend: Backend = local
     fallback: Backend | None = None
     if settings.redis_url:
@@ -279,7 +349,7 @@ def describe(settings: Settings) -> str:
     """One line for the operator: the default budget and where it is counted."""
     if settings.rate_limit_per_minute <= 0:
         return "rate limiting: off (ACTIVITYFEED_RATE_LIMIT_PER_MINUTE=0)"
-    local = shared_file_path(settings.database_url) or "this process's memory"
+    local = local_file(settings) or "this process's memory"
     where = f"in {local} (shared by this machine's workers)"
     if settings.redis_url:
         mode = "fail closed" if settings.rate_limit_fail_closed else f"fail open to {local}"
@@ -304,4 +374,6 @@ def rate_limit_env(settings: Settings) -> dict[str, str]:
     }
     if settings.redis_url:
         env["ACTIVITYFEED_REDIS_URL"] = settings.redis_url
+    if (path := local_file(settings)) is not None:
+        env["ACTIVITYFEED_RATE_LIMIT_FILE"] = path  # decided once, by the master
     return env

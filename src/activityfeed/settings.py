@@ -25,6 +25,9 @@ class Settings:
     redis_url: str | None = None
     redis_key_prefix: str = "activityfeed:"
     rate_limit_fail_closed: bool = False
+    # The machine-local counter file (ratelimit_backends.shared_file_path when unset);
+    # serve hands the one it chose to its workers.
+    rate_limit_file: str | None = None
     dynamic_data_deadline_ms: int = 250
     # Entries of the exact key and page caches (cache.py); 0 turns them off.
     cache_entries: int = 4096
@@ -61,6 +64,8 @@ class Settings:
             values["redis_key_prefix"] = prefix
         if (closed := get("RATE_LIMIT_FAIL_CLOSED")) is not None:
             values["rate_limit_fail_closed"] = closed.lower() in ("1", "true", "yes")
+        if (rate_limit_file := get("RATE_LIMIT_FILE")) is not None:
+            values["rate_limit_file"] = rate_limit_file
         if (entries := get("CACHE_ENTRIES")) is not None:
             values["cache_entries"] = integer("CACHE_ENTRIES", entries)
         if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
