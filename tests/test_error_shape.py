@@ -172,16 +172,19 @@ def shaped(payload: Any) -> bool:
     )
 
 
+UNKNOWN_PATHS = ["/v2/x", "/v2/a/b/c", "/v2/%00", "/v2/", "/v2", "/nope"]
+
+
 def paths(client: TestClient) -> list[str]:
-    """Every path of every route the app serves, path parameters filled in."""
-    found = []
+    """Every path of every route the app serves, path parameters filled in, and unknown ones."""
+    found = list(UNKNOWN_PATHS)
     for route in client.app.routes:  # type: ignore[attr-defined]
         assert isinstance(route, Route)
-        path = route.path
+        path = route.path.replace("{resource}", "email")
         if "{activity_id}" in path:
             found.extend(path.replace("{activity_id}", i) for i in IDS)
-        elif "{rest:path}" in path:
-            found.extend(path.replace("{rest:path}", rest) for rest in ("x", "a/b/c", "%00"))
+        elif "{record_id}" in path:
+            found.extend(path.replace("{record_id}", i) for i in ("7", "404", "%00", "%20"))
         else:
             found.append(path)
     return sorted(set(found))

@@ -56,10 +56,17 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
-    """405: the route exists, not with this method."""
+    """405: the path exists, not with this method; ``allow`` lists the methods it takes."""
 
     status = 405
     message = "Method Not Allowed"
+
+    def __init__(self, allow: str) -> None:
+        super().__init__("Method Not Allowed")
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allow}
 
 
 class PayloadTooLarge(ApiError):

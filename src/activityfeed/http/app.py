@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activityfeed.auth import require_scope
 from activityfeed.bodies import decode_json, decode_ndjson
-from activityfeed.errors import ApiError, NotFound, PayloadTooLarge
+from activityfeed.errors import ApiError, PayloadTooLarge
 from activityfeed.http import docs, records
 from activityfeed.http.errors import as_api_error, error_response, handle
+from activityfeed.http.methods import HeadWithoutBody, Resource, scope_for
 from activityfeed.hydrate import RecordHydrator
-from activityfeed.model import SCOPE_READ, SCOPE_WRITE, ApiKey
+from activityfeed.model import ApiKey
 from activityfeed.ratelimit import RateLimiter
 from activityfeed.ratelimit_backends import build_rate_limiter
 from activityfeed.record_service import RecordService
@@ -31,7 +32,6 @@ from activityfeed.settings import Settings
 from activityfeed.storage import Storage, StorageUnavailable, open_storage
 
 JSON = "application/json"
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _json(body: bytes, status: int = 200) -> Response:
@@ -98,20 +98,20 @@ async def bulk_upsert(request: Request) -> Response:
     )
 
 
-async def one_activity(request: Request) -> Response:
+async def get_activity(request: Request) -> Response:
     service = _service(request)
-    team_id = _key(request).team_id
-    activity_id = request.path_params["activity_id"]
-    if request.method == "GET":
-        return _json(await service.get(team_id, activity_id))
-    if request.method == "PUT":
-        return _json(await service.update(team_id, activity_id, await _json_body(request)))
-    await service.delete(team_id, activity_id)
+    return _json(await service.get(_key(request).team_id, request.path_params["activity_id"]))
+
+
+async def update_activity(request: Request) -> Response:
+    service = _service(request)
+    team_id, activity_id = _key(request).team_id, request.path_params["activity_id"]
+    return _json(await service.update(team_id, activity_id, await _json_body(request)))
+
+
+async def delete_activity(request: Request) -> Response:
+    await _service(request).delete(_key(request).team_id, request.path_params["activity_id"])
     return Response(status_code=204)
-
-
-async def not_found(request: Request) -> Response:
-    raise NotFound()
 
 
 async def healthz(request: Request) -> Response:
@@ -132,7 +132,9 @@ class AuthMiddleware:
     Authentication comes before routing, so that a bad key gets a 401 whatever
     else is wrong with the request (contract, section 1). Rate limiting comes
     next, so that every authenticated response, errors included, carries the
-    rate-limit headers and spends the budget (contract, section 5).
+    rate-limit headers and spends the budget (contract, section 5). The scope
+    is checked by method (``methods.scope_for``): read for GET and HEAD, write
+    for the methods that write; any other method goes on to routing, a 405.
     """
 
     def __init__(
@@ -159,11 +161,13 @@ class AuthMiddleware:
             if decision.error is not None:
                 await error_response(decision.error)(scope, receive, send)
                 return
-        try:
-            require_scope(key, SCOPE_READ if scope["method"] in READ_METHODS else SCOPE_WRITE)
-        except Exception as exc:
-            await error_response(as_api_error(exc))(scope, receive, send)
-            return
+        needed = scope_for(scope["method"])
+        if needed is not None:
+            try:
+                require_scope(key, needed)
+            except ApiError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
         scope["activityfeed.key"] = key
         await self.app(scope, receive, send)
 
@@ -180,24 +184,25 @@ def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
 
 
 def routes() -> list[Route]:
-    """Every route the service serves."""
+    """Every route the service serves: one :class:`Resource` per path, in matching order.
+
+    Nothing else matches: an unknown path is a 404 from the router, a known
+    path with another method a 405 from its resource.
+    """
+    activities = {"GET": list_activities, "POST": create_activity}
     return [
-        Route("/v2/activity_histories", list_activities, methods=["GET"]),
-        Route("/v2/activity_histories.json", list_activities, methods=["GET"]),
-        Route("/v2/activity_histories", create_activity, methods=["POST"]),
-        Route("/v2/activity_histories.json", create_activity, methods=["POST"]),
-        Route("/v2/activity_histories/bulk", bulk_upsert, methods=["POST"]),
-        Route(
+        Resource("/v2/activity_histories", activities),
+        Resource("/v2/activity_histories.json", activities),
+        Resource("/v2/activity_histories/bulk", {"POST": bulk_upsert}),
+        Resource(
             "/v2/activity_histories/{activity_id}",
-            one_activity,
-            methods=["GET", "PUT", "DELETE"],
+            {"GET": get_activity, "PUT": update_activity, "DELETE": delete_activity},
         ),
         *records.routes(),
-        Route("/v2/{rest:path}", not_found),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/openapi.json", docs.openapi_json, methods=["GET"]),
-        Route("/docs", docs.docs_page, methods=["GET"]),
+        Resource("/healthz", {"GET": healthz}),
+        Resource("/readyz", {"GET": readyz}),
+        Resource("/openapi.json", {"GET": docs.openapi_json}),
+        Resource("/docs", {"GET": docs.docs_page}),
     ]
 
 
@@ -231,9 +236,13 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={Exception: handle, HTTPException: handle, ApiError: handle},
     )
+    # A path with a trailing slash is an unknown path (404), not a redirect.
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.service = service
     app.state.records = RecordService(store, registry, settings.limits)
     app.state.limiter = limiter
+    # The last added runs first: HEAD's body is dropped whoever answers, then the key.
     app.add_middleware(AuthMiddleware, service=service, limiter=limiter)
+    app.add_middleware(HeadWithoutBody)
     return app

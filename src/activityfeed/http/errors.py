@@ -38,7 +38,7 @@ def as_api_error(exc: BaseException) -> ApiError:
         if exc.status_code == 404:
             return NotFound()
         if exc.status_code == 405:
-            return MethodNotAllowed()
+            return MethodNotAllowed((exc.headers or {}).get("Allow", ""))
         error = ApiError(str(exc.detail))
         error.status = exc.status_code
         return error

@@ -1,8 +1,9 @@
 """Routes of ``/v2/associated_records`` (contract, section 4).
 
 The auth middleware has already checked the key and its scope by method
-(read for ``GET``, write for ``PUT``/``DELETE``); these handlers only hand
-the team, path and body to :class:`~activityfeed.record_service.RecordService`.
+(read for ``GET`` and ``HEAD``, write for ``PUT``/``DELETE``); these handlers,
+one per method, only hand the team, path and body to
+:class:`~activityfeed.record_service.RecordService`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activityfeed.bodies import decode_json
+from activityfeed.http.methods import Resource
 from activityfeed.model import ApiKey
 from activityfeed.record_service import RecordService
 from activityfeed.render import json_bytes
@@ -36,18 +38,26 @@ async def _body(request: Request) -> object:
     return decode_json(await read_body(request, _records(request).limits.max_body_bytes))
 
 
-async def one_record(request: Request) -> Response:
-    """``GET``, ``PUT`` and ``DELETE /v2/associated_records/{resource}/{id}``."""
-    service = _records(request)
-    team_id = _team_id(request)
-    resource = request.path_params["resource"]
-    rid = request.path_params["record_id"]
-    if request.method == "GET":
-        return Response(await service.get(team_id, resource, rid), media_type=JSON)
-    if request.method == "PUT":
-        body, created = await service.put_one(team_id, resource, rid, await _body(request))
-        return Response(body, status_code=201 if created else 200, media_type=JSON)
-    await service.delete(team_id, resource, rid)
+def _where(request: Request) -> tuple[int, str, str]:
+    """The team, resource name and record id of a request."""
+    params = request.path_params
+    return _team_id(request), params["resource"], params["record_id"]
+
+
+async def get_record(request: Request) -> Response:
+    """``GET /v2/associated_records/{resource}/{id}`` (and ``HEAD``)."""
+    return Response(await _records(request).get(*_where(request)), media_type=JSON)
+
+
+async def put_record(request: Request) -> Response:
+    """``PUT /v2/associated_records/{resource}/{id}``: 201 when created, else 200."""
+    body, created = await _records(request).put_one(*_where(request), await _body(request))
+    return Response(body, status_code=201 if created else 200, media_type=JSON)
+
+
+async def delete_record(request: Request) -> Response:
+    """``DELETE /v2/associated_records/{resource}/{id}``."""
+    await _records(request).delete(*_where(request))
     return Response(status_code=204)
 
 
@@ -64,10 +74,9 @@ async def record_batch(request: Request) -> Response:
 def routes() -> list[Route]:
     """The routes of associated records, to mount before the ``/v2`` catch-all."""
     return [
-        Route("/v2/associated_records/{resource}", record_batch, methods=["PUT"]),
-        Route(
+        Resource("/v2/associated_records/{resource}", {"PUT": record_batch}),
+        Resource(
             "/v2/associated_records/{resource}/{record_id}",
-            one_record,
-            methods=["GET", "PUT", "DELETE"],
+            {"GET": get_record, "PUT": put_record, "DELETE": delete_record},
         ),
     ]
