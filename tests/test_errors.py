@@ -118,6 +118,21 @@ def test_revoked_key_is_401(client: TestClient, keys: Keys) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_revoked_key_gets_the_answer_of_an_unknown_key(client: TestClient, keys: Keys) -> None:
+    key = keys("acme")
+    storage = client.app.state.service.storage  # type: ignore[attr-defined]
+    assert client.portal is not None
+    assert client.portal.call(storage.revoke_key, key[:11]) == 1
+    revoked = client.get(LIST, headers={"Authorization": f"Bearer {key}"})
+    unknown = client.get(LIST, headers={"Authorization": "Bearer " + UNKNOWN_KEY})
+    assert revoked.status_code == unknown.status_code == 401
+    assert revoked.content == unknown.content
+    volatile = {"date"}
+    assert {k: v for k, v in revoked.headers.items() if k not in volatile} == {
+        k: v for k, v in unknown.headers.items() if k not in volatile
+    }
+
+
 def test_401_never_echoes_the_key(client: TestClient) -> None:
     response = client.get(LIST, headers={"Authorization": "Bearer " + UNKNOWN_KEY})
     assert UNKNOWN_KEY not in response.text

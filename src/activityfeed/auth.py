@@ -46,11 +46,13 @@ def bearer_token(header: str | None) -> str:
 
 
 def check_key(key: ApiKey | None) -> ApiKey:
-    """A usable key, or a 401 saying why not (never echoing the key)."""
-    if key is None:
+    """A usable key, or a 401 (never echoing the key).
+
+    A revoked key gets the same answer as one that never existed: the answer
+    tells whoever holds a key nothing about its history.
+    """
+    if key is None or key.revoked_at is not None:
         raise Unauthorized("Invalid API key")
-    if key.revoked_at is not None:
-        raise Unauthorized("API key revoked")
     return key
 
 
