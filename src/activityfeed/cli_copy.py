@@ -9,7 +9,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from activityfeed.storage import StorageUnavailable, open_storage
-from activityfeed.storage.copying import CopyReport, copy_store, endpoint_for
+from activityfeed.storage.copying import (
+    CopyRefused,
+    CopyReport,
+    copy_store,
+    endpoint_for,
+    plan_copy,
+)
 
 
 class RichProgress:
@@ -28,12 +34,21 @@ class RichProgress:
         self.progress.advance(self.task, done)
 
 
-async def run_copy(source_url: str, target_url: str, console: Console) -> CopyReport:
-    """Open both stores (migrating the target), copy, close."""
+async def run_copy(
+    source_url: str, target_url: str, console: Console, *, into_existing: bool = False
+) -> CopyReport:
+    """Decide from what the target holds, then open both stores (migrating the target), copy.
+
+    The target is read without being opened first, so that a refused copy
+    (:class:`~activityfeed.storage.copying.CopyRefused`) leaves it as it was,
+    byte for byte.
+    """
     source = open_storage(source_url)
     target = open_storage(target_url)
     try:
+        held = await endpoint_for(target).peek()
         await source.open()
+        await plan_copy(endpoint_for(source), held, into_existing=into_existing)
         await target.open()
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -44,7 +59,10 @@ async def run_copy(source_url: str, target_url: str, console: Console) -> CopyRe
             transient=False,
         ) as progress:
             return await copy_store(
-                endpoint_for(source), endpoint_for(target), RichProgress(progress)
+                endpoint_for(source),
+                endpoint_for(target),
+                RichProgress(progress),
+                into_existing=into_existing,
             )
     finally:
         await source.close()
@@ -54,22 +72,30 @@ async def run_copy(source_url: str, target_url: str, console: Console) -> CopyRe
 @click.command("copy")
 @click.option("--from", "source_url", required=True, help="The store to copy (a database URL).")
 @click.option("--to", "target_url", required=True, help="The store to fill (a database URL).")
-def copy_command(source_url: str, target_url: str) -> None:
+@click.option(
+    "--into-existing",
+    is_flag=True,
+    help="Copy into a target that holds other teams already (never into a team of the same name).",
+)
+def copy_command(source_url: str, target_url: str, into_existing: bool) -> None:
     """Copy a whole store (teams, keys, activities, records) to another.
 
-    SQLite to PostgreSQL or back. The target is migrated first; it should be
-    empty or an interrupted copy of the same source: run the command again to
-    resume. Into a PostgreSQL store without activities they all go in one
-    transaction, the indexes built at the end (activities are not readable
-    meanwhile; a failure leaves none, and the next run starts over). Counts
-    are verified at the end.
+    SQLite to PostgreSQL or back. The target must be empty, or an interrupted
+    copy of the same source: run the command again to resume. Any other
+    target is refused before anything is written, unless --into-existing:
+    then the source's teams go in beside the target's own, and still a team
+    is never merged into a target team of the same name, nor a key moved to
+    another team (refused too). Into a PostgreSQL store without activities
+    they all go in one transaction, the indexes built at the end (activities
+    are not readable meanwhile; a failure leaves none, and the next run
+    starts over). Counts are verified at the end.
     """
     if source_url == target_url:
         raise click.ClickException("--from and --to name the same store")
     console = Console(stderr=True)
     try:
-        report = asyncio.run(run_copy(source_url, target_url, console))
-    except (StorageUnavailable, ValueError) as exc:
+        report = asyncio.run(run_copy(source_url, target_url, console, into_existing=into_existing))
+    except (StorageUnavailable, ValueError, CopyRefused) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"copied {report.teams} teams, {report.keys} keys, {report.activities} activities, "

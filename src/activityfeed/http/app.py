@@ -19,6 +19,7 @@ from activityfeed.bodies import decode_json, decode_ndjson
 from activityfeed.errors import ApiError, PayloadTooLarge
 from activityfeed.http import docs, records
 from activityfeed.http.errors import as_api_error, error_response, handle
+from activityfeed.http.headers import SecurityHeaders
 from activityfeed.http.methods import HeadWithoutBody, Resource, scope_for
 from activityfeed.hydrate import RecordHydrator
 from activityfeed.model import ApiKey
@@ -242,7 +243,8 @@ def create_app(
     app.state.service = service
     app.state.records = RecordService(store, registry, settings.limits)
     app.state.limiter = limiter
-    # The last added runs first: HEAD's body is dropped whoever answers, then the key.
+    # The last added runs first: headers on every answer, then HEAD, then the key.
     app.add_middleware(AuthMiddleware, service=service, limiter=limiter)
     app.add_middleware(HeadWithoutBody)
+    app.add_middleware(SecurityHeaders)
     return app

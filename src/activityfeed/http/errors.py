@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from activityfeed.errors import ApiError, MethodNotAllowed, NotFound, Unavailable
+from activityfeed.http.headers import ERROR_HEADERS
 from activityfeed.render import json_bytes
 from activityfeed.storage.base import StorageUnavailable, StoreReadOnly
 
@@ -16,12 +17,16 @@ log = logging.getLogger("activityfeed")
 
 
 def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
-    """The contract's body and status for ``error``."""
+    """The contract's body and status for ``error``.
+
+    Every error carries :data:`~activityfeed.http.headers.ERROR_HEADERS`,
+    also the few rendered outside the app's middleware (a 500).
+    """
     return Response(
         json_bytes(error.body()),
         status_code=error.status,
         media_type="application/json",
-        headers={**error.headers(), **(headers or {})},
+        headers={**ERROR_HEADERS, **error.headers(), **(headers or {})},
     )
 
 

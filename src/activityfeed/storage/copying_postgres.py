@@ -11,11 +11,88 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import asyncpg
+
 from activityfeed.storage import writes
-from activityfeed.storage.base import StoredRecord
-from activityfeed.storage.copying import FreshSink, KeyRow, TeamState
-from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.base import StorageUnavailable, StoredRecord
+from activityfeed.storage.copying import (
+    PROGRESS_TABLE,
+    FreshSink,
+    KeyRow,
+    TargetState,
+    TargetTeam,
+    TeamState,
+)
+from activityfeed.storage.postgres import UNAVAILABLE, PostgresStorage
 from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST
+
+
+async def read_state(conn: asyncpg.Connection) -> TargetState:
+    """What the store on ``conn``'s schema holds (tables in the order they were created)."""
+    schema = await conn.fetchval("SELECT current_schema()")
+    if schema is None:  # no schema of the search path exists: nothing there
+        return TargetState()
+    tables = [
+        row[0]
+        for row in await conn.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "ORDER BY c.oid",
+            schema,
+        )
+    ]
+    holding = []
+    for name in tables:
+        if name == "schema_migrations":
+            continue
+        # Names come from the catalog, quoted as identifiers.
+        table = f'"{_ident(schema)}"."{_ident(name)}"'
+        if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):  # noqa: S608
+            holding.append(name)
+    if "teams" not in holding:
+        return TargetState(tuple(holding))
+    offsets: dict[int, int] = {}
+    if PROGRESS_TABLE in tables:
+        offsets = {
+            row[0]: row[1]
+            for row in await conn.fetch(f"SELECT team_id, seq_offset FROM {PROGRESS_TABLE}")  # noqa: S608
+        }
+    teams = tuple(
+        TargetTeam(row[0], row[1], row[2], offsets.get(row[0]))
+        for row in await conn.fetch("SELECT id, name, created_at FROM teams ORDER BY id")
+    )
+    key_teams = (
+        {row[0]: row[1] for row in await conn.fetch("SELECT key_hash, team_id FROM api_keys")}
+        if "api_keys" in holding
+        else {}
+    )
+    top = 0
+    if "activities" in holding:
+        for team in teams:  # team by team: the primary key (team_id, seq) answers each
+            found = await conn.fetchval(
+                "SELECT max(seq) FROM activities WHERE team_id = $1", team.id
+            )
+            top = max(top, found or 0)
+    return TargetState(tuple(holding), teams, key_teams, int(top))
+
+
+async def peek_store(store: PostgresStorage) -> TargetState:
+    """What the database holds, read in one read-only transaction without migrating it."""
+    try:
+        conn = await asyncpg.connect(store.dsn, timeout=store.connect_timeout)
+    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+        raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            return await read_state(conn)
+    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+        raise StorageUnavailable(f"cannot read the PostgreSQL store: {exc}") from exc
+    finally:
+        await conn.close()
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
 
 
 class PostgresEndpoint:
@@ -87,12 +164,21 @@ class PostgresEndpoint:
             "SELECT count(*) FROM associated_records WHERE team_id = $1", team_id
         )
 
-    async def put_team(self, team: TeamState) -> int:
-        """The team by name, else created with its id when that is free."""
+    async def peek(self) -> TargetState:
+        """What the database holds, read without opening the store (:func:`peek_store`)."""
+        return await peek_store(self.store)
+
+    async def state(self) -> TargetState:
+        """What the open store holds."""
+        async with (
+            self.store.connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            return await read_state(conn)
+
+    async def create_team(self, team: TeamState, seq_offset: int) -> int:
+        """The team, with its id when that is free, listed in ``copy_progress``."""
         async with self.store.transaction() as conn:
-            found = await conn.fetchval("SELECT id FROM teams WHERE name = $1", team.name)
-            if found is not None:
-                return int(found)
             taken = await conn.fetchval("SELECT 1 FROM teams WHERE id = $1", team.id)
             if taken:
                 team_id = await conn.fetchval(
@@ -119,7 +205,28 @@ class PostgresEndpoint:
             await conn.execute(
                 "INSERT INTO team_clocks (team_id) VALUES ($1) ON CONFLICT DO NOTHING", team_id
             )
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} "
+                "(team_id bigint PRIMARY KEY, seq_offset bigint NOT NULL)"
+            )
+            await conn.execute(
+                f"INSERT INTO {PROGRESS_TABLE} (team_id, seq_offset) VALUES ($1, $2)",  # noqa: S608
+                team_id,
+                seq_offset,
+            )
         return int(team_id)
+
+    async def forget_copy(self, team_ids: Sequence[int]) -> None:
+        """The teams out of ``copy_progress``; the table dropped once empty."""
+        async with self.store.transaction() as conn:
+            if await conn.fetchval("SELECT to_regclass($1)", PROGRESS_TABLE) is None:
+                return
+            await conn.execute(
+                f"DELETE FROM {PROGRESS_TABLE} WHERE team_id = ANY($1::bigint[])",  # noqa: S608
+                list(team_ids),
+            )
+            if not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {PROGRESS_TABLE})"):  # noqa: S608
+                await conn.execute(f"DROP TABLE {PROGRESS_TABLE}")
 
     async def put_keys(self, rows: Sequence[KeyRow]) -> None:
         """Keys whose hash is new here."""

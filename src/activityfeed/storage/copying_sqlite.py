@@ -4,13 +4,93 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, closing, nullcontext
+from pathlib import Path
 from typing import Any
 
 from activityfeed.storage import writes
-from activityfeed.storage.base import StoredRecord
-from activityfeed.storage.copying import FreshSink, KeyRow, TeamState
+from activityfeed.storage.base import StorageUnavailable, StoredRecord
+from activityfeed.storage.copying import (
+    PROGRESS_TABLE,
+    FreshSink,
+    KeyRow,
+    TargetState,
+    TargetTeam,
+    TeamState,
+)
 from activityfeed.storage.sqlite import SQLiteStorage
+
+
+def read_state(conn: sqlite3.Connection) -> TargetState:
+    """What the store behind ``conn`` holds (tables in the order they were created)."""
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY rowid"
+        )
+    ]
+    # Names come from the catalog, quoted as identifiers.
+    holding = tuple(
+        name
+        for name in tables
+        if name != "schema_migrations"
+        and conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{_ident(name)}")').fetchone()[0]  # noqa: S608
+    )
+    if "teams" not in holding:
+        return TargetState(holding)
+    offsets: dict[int, int] = {}
+    if PROGRESS_TABLE in tables:
+        offsets = dict(
+            conn.execute(f"SELECT team_id, seq_offset FROM {PROGRESS_TABLE}").fetchall()  # noqa: S608
+        )
+    teams = tuple(
+        TargetTeam(team_id, name, created_at, offsets.get(team_id))
+        for team_id, name, created_at in conn.execute(
+            "SELECT id, name, created_at FROM teams ORDER BY id"
+        )
+    )
+    key_teams = (
+        dict(conn.execute("SELECT key_hash, team_id FROM api_keys").fetchall())
+        if "api_keys" in holding
+        else {}
+    )
+    top = (
+        conn.execute("SELECT coalesce(max(seq), 0) FROM activities").fetchone()[0]
+        if "activities" in holding
+        else 0
+    )
+    return TargetState(holding, teams, key_teams, int(top))
+
+
+def peek_file(path: str) -> TargetState:
+    """What the SQLite file holds, read without writing a byte.
+
+    A missing or empty file holds nothing. Without a ``-wal`` (or rollback
+    journal) file, whatever the store holds is in the file itself, read as
+    immutable, so that SQLite creates neither ``-wal`` nor ``-shm``; with one
+    (a server on it, or a crash), read-only, through it.
+    """
+    file = Path(path)
+    if path == ":memory:" or not file.exists() or not file.stat().st_size:
+        return TargetState()
+    journals = (Path(f"{path}{suffix}") for suffix in ("-wal", "-journal"))
+    mode = "mode=ro" if any(journal.exists() for journal in journals) else "immutable=1"
+    try:
+        with closing(
+            sqlite3.connect(f"{file.absolute().as_uri()}?{mode}", uri=True, isolation_level=None)
+        ) as conn:
+            conn.execute("BEGIN")  # one snapshot for every read
+            try:
+                return read_state(conn)
+            finally:
+                conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise StorageUnavailable(f"cannot read the SQLite store {path}: {exc}") from exc
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
 
 
 class SQLiteEndpoint:
@@ -81,22 +161,54 @@ class SQLiteEndpoint:
             self._one("SELECT count(*) FROM associated_records WHERE team_id = ?", (team_id,))
         )
 
-    async def put_team(self, team: TeamState) -> int:
-        """The team by name, else created with its id when that is free."""
+    async def peek(self) -> TargetState:
+        """What the file holds, read without opening the store (:func:`peek_file`)."""
+        return peek_file(self.store.path)
+
+    async def state(self) -> TargetState:
+        """What the open store holds."""
+        return read_state(self.store.reader)
+
+    async def create_team(self, team: TeamState, seq_offset: int) -> int:
+        """The team, with its id when that is free, listed in ``copy_progress``."""
 
         def work(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT id FROM teams WHERE name = ?", (team.name,)).fetchone()
-            if row is not None:
-                return int(row[0])
             taken = conn.execute("SELECT 1 FROM teams WHERE id = ?", (team.id,)).fetchone()
             cursor = conn.execute(
                 "INSERT INTO teams (id, name, rate_limit, clock, created_at) "
                 "VALUES (?, ?, ?, 0, ?)",
                 (None if taken else team.id, team.name, team.rate_limit, team.created_at),
             )
-            return int(cursor.lastrowid or 0)
+            team_id = int(cursor.lastrowid or 0)
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} "
+                "(team_id INTEGER PRIMARY KEY, seq_offset INTEGER NOT NULL)"
+            )
+            conn.execute(
+                f"INSERT INTO {PROGRESS_TABLE} (team_id, seq_offset) VALUES (?, ?)",  # noqa: S608
+                (team_id, seq_offset),
+            )
+            return team_id
 
         return self.store.write_sync(work)
+
+    async def forget_copy(self, team_ids: Sequence[int]) -> None:
+        """The teams out of ``copy_progress``; the table dropped once empty."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (PROGRESS_TABLE,)
+            ).fetchone()
+            if not exists:
+                return
+            conn.executemany(
+                f"DELETE FROM {PROGRESS_TABLE} WHERE team_id = ?",  # noqa: S608
+                [(team_id,) for team_id in team_ids],
+            )
+            if not conn.execute(f"SELECT 1 FROM {PROGRESS_TABLE} LIMIT 1").fetchone():  # noqa: S608
+                conn.execute(f"DROP TABLE {PROGRESS_TABLE}")
+
+        self.store.write_sync(work)
 
     async def put_keys(self, rows: Sequence[KeyRow]) -> None:
         """Keys whose hash is new here."""
