@@ -90,11 +90,21 @@ class RateLimited(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+RETRY_AFTER_UNAVAILABLE = 2  # seconds: what a 503 tells a client to wait (docs/api.md)
+
+
 class Unavailable(ApiError):
-    """503: the database or another required part is unavailable."""
+    """503: the database or another required part is unavailable, for now.
+
+    Every 503 says when to try again (``Retry-After``), so that clients back
+    off instead of hammering a service that is recovering.
+    """
 
     status = 503
     message = "Service Unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
 
 
 class Invalid(ApiError):

@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activityfeed.auth import require_scope
 from activityfeed.bodies import decode_json, decode_ndjson
-from activityfeed.errors import ApiError, PayloadTooLarge
+from activityfeed.errors import ApiError, PayloadTooLarge, Unavailable
 from activityfeed.http import docs, records
-from activityfeed.http.errors import as_api_error, error_response, handle
-from activityfeed.http.headers import SecurityHeaders
+from activityfeed.http.errors import OutageLog, as_api_error, error_response, handle
+from activityfeed.http.headers import SecurityHeaders, is_api_path
 from activityfeed.http.methods import HeadWithoutBody, Resource, scope_for
 from activityfeed.hydrate import RecordHydrator
 from activityfeed.model import ApiKey
@@ -120,10 +120,18 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    outages: OutageLog = request.app.state.outages
     try:
         await _service(request).storage.ping()
-    except StorageUnavailable:
-        return _json(b'{"status":"unavailable","database":"unreachable"}', 503)
+    except StorageUnavailable as exc:
+        outages.refused(exc)
+        return Response(
+            b'{"status":"unavailable","database":"unreachable"}',
+            status_code=503,
+            media_type=JSON,
+            headers=Unavailable().headers(),
+        )
+    outages.served()
     return _json(b'{"status":"ready"}')
 
 
@@ -139,21 +147,27 @@ class AuthMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, service: ActivityService, limiter: RateLimiter | None = None
+        self,
+        app: ASGIApp,
+        service: ActivityService,
+        limiter: RateLimiter | None = None,
+        outages: OutageLog | None = None,
     ) -> None:
         self.app = app
         self.service = service
         self.limiter = limiter
+        self.outages = outages or OutageLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v2"):
+        if scope["type"] != "http" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
             key = await self.service.authenticate(Headers(scope=scope).get("authorization"))
         except Exception as exc:  # rendered here: this runs outside the app's handlers
-            await error_response(as_api_error(exc))(scope, receive, send)
+            await error_response(as_api_error(exc, self.outages))(scope, receive, send)
             return
+        self.outages.served()  # the store answered the key's lookup
         if self.limiter is not None:
             decision = await self.limiter.check(
                 key, scope["method"], scope["path"], scope["query_string"]
@@ -235,16 +249,25 @@ def create_app(
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
-        exception_handlers={Exception: handle, HTTPException: handle, ApiError: handle},
+        # A store failure is answered inside the middleware, like any API error, so
+        # that its 503 carries the rate-limit headers and nothing is re-raised.
+        exception_handlers={
+            Exception: handle,
+            HTTPException: handle,
+            ApiError: handle,
+            StorageUnavailable: handle,
+        },
     )
     # A path with a trailing slash is an unknown path (404), not a redirect.
     app.router.redirect_slashes = False
+    outages = OutageLog()
     app.state.settings = settings
     app.state.service = service
     app.state.records = RecordService(store, registry, settings.limits)
     app.state.limiter = limiter
+    app.state.outages = outages
     # The last added runs first: headers on every answer, then HEAD, then the key.
-    app.add_middleware(AuthMiddleware, service=service, limiter=limiter)
+    app.add_middleware(AuthMiddleware, service=service, limiter=limiter, outages=outages)
     app.add_middleware(HeadWithoutBody)
     app.add_middleware(SecurityHeaders)
     return app
