@@ -6,17 +6,48 @@ data, and nothing it gets back says whether another team's data exists.
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import parse_qsl
+
+import orjson
 
 from activityfeed import render
 from activityfeed.auth import bearer_token, check_key, hash_key
 from activityfeed.bodies import Limits, parse_bulk, parse_one, parse_update
-from activityfeed.cache import GenerationCache
+from activityfeed.cache import ENTRY_OVERHEAD, BoundedCache, GenerationCache
 from activityfeed.errors import Invalid, NotFound
 from activityfeed.hydrate import Hydrator, NoDynamicData
 from activityfeed.model import ApiKey
-from activityfeed.query import parse_list_query
+from activityfeed.query import ListQuery, parse_list_query
 from activityfeed.storage.base import BulkResult, DuplicateId, Row, Storage
+
+
+def _parse(query_string: bytes) -> ListQuery:
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return parse_list_query(pairs)
+
+
+def _canonical(query: ListQuery) -> bytes:
+    """Bytes equal exactly when two queries and their ``filtering`` echoes are.
+
+    Every field as JSON, ``filtering`` too (it is left out of the query's own
+    equality); bytes hash once, however often they are looked up.
+    """
+    return orjson.dumps(query)
+
+
+# The weights of the page cache's entries and of the query-string map's,
+# in the terms of cache.footprint: sys.getsizeof of every part, the map's share.
+_BYTES = sys.getsizeof(b"")
+_PAGE_KEY = sys.getsizeof((0, b"")) + sys.getsizeof(2**40)
+
+
+def _weigh_query(query_string: bytes, canonical: bytes) -> int:
+    return len(query_string) + len(canonical) + 2 * _BYTES + ENTRY_OVERHEAD
+
+
+def _weigh_page(key: tuple[int, bytes], body: bytes) -> int:
+    return len(key[1]) + len(body) + 2 * _BYTES + _PAGE_KEY + ENTRY_OVERHEAD
 
 
 class ActivityService:
@@ -28,14 +59,20 @@ class ActivityService:
         limits: Limits,
         hydrator: Hydrator | None = None,
         cache_entries: int = 4096,
+        cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.storage = storage
         self.limits = limits
         self.hydrator: Hydrator = hydrator or NoDynamicData()
-        # Exact caches (see cache.py): keys by token, pages by team and query string.
-        self._keys: GenerationCache[str, ApiKey | None] = GenerationCache(cache_entries)
+        # Exact caches (see cache.py), within cache_bytes in all: keys by token
+        # and parsed queries by query string (a sixteenth each), pages by team
+        # and parsed query (the rest), so that unknown parameters, their order
+        # and equivalent spellings share one page.
+        small = cache_bytes // 16
+        self._keys: GenerationCache[str, ApiKey | None] = GenerationCache(cache_entries, small)
+        self._queries: BoundedCache[bytes, bytes] = BoundedCache(cache_entries, small, _weigh_query)
         self._pages: GenerationCache[tuple[int, bytes], bytes] = GenerationCache(
-            cache_entries if self.hydrator.cacheable else 0
+            cache_entries if self.hydrator.cacheable else 0, cache_bytes - 2 * small, _weigh_page
         )
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
@@ -54,12 +91,21 @@ class ActivityService:
         The same query on an unchanged store is answered from the page cache.
         """
         generation = self.storage.generation()
-        cache_key = (team_id, query_string)
+        # The page key is the parsed query (_canonical); which query string
+        # parses to which key is remembered apart from the store's generation
+        # (parsing is a pure function), so a repeated query string skips it.
+        query: ListQuery | None = None
+        canonical = self._queries.get(query_string)
+        if canonical is None:
+            query = _parse(query_string)
+            canonical = _canonical(query)
+            self._queries.put(query_string, canonical)
+        cache_key = (team_id, canonical)
         body = self._pages.get(generation, cache_key)
         if body is not None:
             return body
-        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-        query = parse_list_query(pairs)
+        if query is None:
+            query = _parse(query_string)
         result = await self.storage.list_activities(team_id, query)
         dynamic = await self.hydrator.hydrate(team_id, result.rows) if result.rows else None
         body = render.page_json(query, result, dynamic)

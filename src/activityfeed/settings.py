@@ -29,8 +29,10 @@ class Settings:
     # serve hands the one it chose to its workers.
     rate_limit_file: str | None = None
     dynamic_data_deadline_ms: int = 250
-    # Entries of the exact key and page caches (cache.py); 0 turns them off.
+    # Entries of each exact cache (cache.py); 0 turns them off.
     cache_entries: int = 4096
+    # Bytes all the exact caches of a worker may hold (cache.py); 0 turns them off.
+    cache_bytes: int = 64 * 1024 * 1024
     records_config: str | None = None
     # ACTIVITYFEED_RECORDS_* variables without that prefix (activityfeed.records).
     records_env: tuple[tuple[str, str], ...] = ()
@@ -68,6 +70,8 @@ class Settings:
             values["rate_limit_file"] = rate_limit_file
         if (entries := get("CACHE_ENTRIES")) is not None:
             values["cache_entries"] = integer("CACHE_ENTRIES", entries)
+        if (cache_bytes := get("CACHE_BYTES")) is not None:
+            values["cache_bytes"] = integer("CACHE_BYTES", cache_bytes)
         if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
             values["dynamic_data_deadline_ms"] = integer("DYNAMIC_DATA_DEADLINE_MS", deadline)
         if (records := get("RECORDS_CONFIG")) is not None:

@@ -232,7 +232,9 @@ def create_app(
     limiter = limiter or build_rate_limiter(settings)
     registry = load_registry(settings.records_config, settings.records_env)
     hydrator = RecordHydrator(store, registry, settings.dynamic_data_deadline_ms)
-    service = ActivityService(store, settings.limits, hydrator, settings.cache_entries)
+    service = ActivityService(
+        store, settings.limits, hydrator, settings.cache_entries, settings.cache_bytes
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
