@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
+import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from activityfeed.model import SCOPE_READ
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
 from conftest import Keys
+from sdk_support import live_server
 
 LIST = "/v2/activity_histories"
 CALL = {"id": "call-1", "type": "call", "resource_type": "person", "resource_id": 1}
@@ -187,3 +191,34 @@ def test_docs_page_needs_nothing_the_policy_forbids(client: TestClient) -> None:
         # Nothing loaded from elsewhere: no script, style sheet, image or frame source.
         if name == "src" or (tag == "link" and name == "href"):
             raise AssertionError(f"<{tag} {name}={value!r}> loads a resource")
+
+
+@pytest.mark.slow
+def test_docs_page_renders_under_its_policy_in_a_browser(tmp_path: Path) -> None:
+    names = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
+    browser = next((path for name in names if (path := shutil.which(name))), None)
+    if browser is None:
+        pytest.skip("no headless Chromium here to load the page")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", rate_limit_per_minute=0)
+    with live_server(settings) as server:
+        result = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",  # tests may run as root, where the sandbox refuses to start
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=10000",
+                "--enable-logging=stderr",
+                "--dump-dom",
+                f"{server.url}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    violations = [line for line in result.stderr.splitlines() if "Content Security Policy" in line]
+    assert violations == []
+    # The script ran (it fills the page from /openapi.json) and the style applied.
+    assert '<details class="op"' in result.stdout, result.stdout[-2000:]
+    assert '<p id="error"></p>' in result.stdout
