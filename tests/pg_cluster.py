@@ -1,7 +1,13 @@
-"""A throwaway PostgreSQL cluster that a test can stop and start (``initdb``, ``pg_ctl``).
+"""A throwaway PostgreSQL cluster that a test can stop, start, freeze and thaw.
 
 PostgreSQL refuses to run as root; when the tests run as root the cluster
 runs as the ``postgres`` user (through ``runuser``), in a directory it owns.
+
+Freezing (``SIGSTOP``) is how a hung database looks from the service: its
+connections stay open and nothing answers. Every backend of PostgreSQL runs in
+a session of its own, so a process group does not reach them; the cluster
+signals its postmaster (read from its own data directory) and each of the
+postmaster's children, found through ``/proc`` (Linux).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -68,6 +75,7 @@ class Cluster:
         self.data = self.root / "data"
         self.port = free_port()
         self.as_user: list[str] = []
+        self._frozen: list[int] = []
         if os.geteuid() == 0:
             self.as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.root, "postgres", "postgres")
@@ -118,8 +126,42 @@ class Cluster:
         """Stop the server, disconnecting every client."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def pids(self) -> list[int]:
+        """This cluster's postmaster, then every process it started (backends included)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        command = Path(f"/proc/{postmaster}/cmdline").read_bytes().split(b"\0")
+        assert str(self.data).encode() in command, "postmaster.pid names another process"
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(entry.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """``SIGSTOP`` the whole cluster: the postmaster first (it forks no more), then the rest."""
+        postmaster, *_ = self.pids()
+        os.kill(postmaster, signal.SIGSTOP)
+        self._frozen = self.pids()
+        for pid in self._frozen[1:]:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """``SIGCONT`` every process :meth:`freeze` stopped (a no-op when not frozen)."""
+        frozen, self._frozen = self._frozen, []
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def destroy(self) -> None:
-        """Stop if running and delete everything."""
+        """Thaw, stop if running and delete everything."""
+        self.thaw()
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):  # already gone
                 self.stop()

@@ -29,6 +29,8 @@ class Settings:
     # serve hands the one it chose to its workers.
     rate_limit_file: str | None = None
     dynamic_data_deadline_ms: int = 250
+    # The deadline of one store call, in seconds: a hung database is a 503 after it.
+    store_timeout_s: float = 5.0
     # Entries of each exact cache (cache.py); 0 turns them off.
     cache_entries: int = 4096
     # Bytes all the exact caches of a worker may hold (cache.py); 0 turns them off.
@@ -55,6 +57,15 @@ class Settings:
                 raise ValueError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
             return number
 
+        def seconds(name: str, raw: str) -> float:
+            try:
+                number = float(raw)
+            except ValueError:
+                raise ValueError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
+            if not number > 0 or number == float("inf"):
+                raise ValueError(f"{ENV_PREFIX}{name} must be a positive number, not {raw!r}")
+            return number
+
         values: dict[str, Any] = {}
         if (url := get("DATABASE_URL")) is not None:
             values["database_url"] = url
@@ -74,6 +85,8 @@ class Settings:
             values["cache_bytes"] = integer("CACHE_BYTES", cache_bytes)
         if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
             values["dynamic_data_deadline_ms"] = integer("DYNAMIC_DATA_DEADLINE_MS", deadline)
+        if (store_timeout := get("STORE_TIMEOUT_S")) is not None:
+            values["store_timeout_s"] = seconds("STORE_TIMEOUT_S", store_timeout)
         if (records := get("RECORDS_CONFIG")) is not None:
             values["records_config"] = records
         records_prefix = ENV_PREFIX + "RECORDS_"

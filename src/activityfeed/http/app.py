@@ -228,7 +228,7 @@ def create_app(
 ) -> Starlette:
     """Build the service: store, service and routes, nothing at import time."""
     settings = settings or Settings.from_env()
-    store = storage or open_storage(settings.database_url)
+    store = storage or open_storage(settings.database_url, timeout=settings.store_timeout_s)
     limiter = limiter or build_rate_limiter(settings)
     registry = load_registry(settings.records_config, settings.records_env)
     hydrator = RecordHydrator(store, registry, settings.dynamic_data_deadline_ms)

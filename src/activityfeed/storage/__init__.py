@@ -8,6 +8,7 @@ from activityfeed.storage.base import (
     ListResult,
     Row,
     Storage,
+    StorageRefused,
     StorageUnavailable,
     StoredRecord,
 )
@@ -18,14 +19,20 @@ __all__ = [
     "ListResult",
     "Row",
     "Storage",
+    "StorageRefused",
     "StorageUnavailable",
     "StoredRecord",
     "open_storage",
 ]
 
 
-def open_storage(url: str) -> Storage:
-    """The store for ``url``: ``sqlite:///...`` or ``postgresql://...``."""
+def open_storage(url: str, *, timeout: float | None = None) -> Storage:
+    """The store for ``url``: ``sqlite:///...`` or ``postgresql://...``.
+
+    ``timeout`` is the deadline of one call of a PostgreSQL store, in seconds
+    (the service's ``store_timeout_s``); ``None``, for tools that run long
+    loads, waits as long as the work takes.
+    """
     if url.startswith("sqlite:"):
         from activityfeed.storage.sqlite import SQLiteStorage
 
@@ -33,6 +40,6 @@ def open_storage(url: str) -> Storage:
     if url.startswith(("postgresql:", "postgres:")):
         from activityfeed.storage.postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
 
-        store: Storage = PostgresStorage.from_url(url)
+        store: Storage = PostgresStorage.from_url(url, timeout=timeout)
         return store
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r}")

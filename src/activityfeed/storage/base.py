@@ -75,7 +75,14 @@ def api_key(row: Sequence[Any]) -> ApiKey:
 
 
 class StorageUnavailable(Exception):
-    """The store cannot be reached; the HTTP layer answers 503."""
+    """The store cannot be reached, or did not answer in time; the HTTP layer answers 503."""
+
+
+class StorageRefused(StorageUnavailable):
+    """The store's server answered and refused: wrong credentials, no such database.
+
+    Waiting does not help, unlike a server that is down or starting up.
+    """
 
 
 class StoreReadOnly(StorageUnavailable):

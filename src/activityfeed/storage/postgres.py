@@ -13,6 +13,14 @@ lazily, so a refused connection is an immediate error and a silent network
 at most ``connect_timeout``; once the server is back the pool reconnects on
 the next request, without a restart.
 
+A server that accepts and then says nothing (hung, frozen, a dead peer
+behind a live network) is bounded by the store's ``timeout``: the deadline of
+one call, around all of it (waiting for a connection, connecting, every
+statement, the commit or rollback, handing the connection back). A call that
+misses it is :class:`StorageUnavailable`, and its connection, which may be
+mid-statement or mid-transaction, is closed instead of going back to the
+pool; the next call gets a fresh one.
+
 Writes are in ``postgres_writes.py``, the fast load of an empty store in
 ``postgres_bulk.py``, associated records in ``postgres_records.py``, the
 schema in ``postgres_schema.py``.
@@ -31,7 +39,14 @@ import asyncpg
 
 from activityfeed.model import ApiKey, Team
 from activityfeed.query import COUNT_LIMIT, ListQuery
-from activityfeed.storage.base import KEY_COLUMNS, ListResult, Row, StorageUnavailable, api_key
+from activityfeed.storage.base import (
+    KEY_COLUMNS,
+    ListResult,
+    Row,
+    StorageRefused,
+    StorageUnavailable,
+    api_key,
+)
 from activityfeed.storage.postgres_bulk import KEPT, FreshLoad, fresh_load
 from activityfeed.storage.postgres_records import PostgresRecords
 from activityfeed.storage.postgres_schema import MIGRATIONS
@@ -59,6 +74,14 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 _TEAM_COLUMNS = "id, name, rate_limit, created_at"
+
+
+def _left(deadline: asyncio.Timeout) -> float | None:
+    """Seconds left before ``deadline``; ``None`` when it has none."""
+    when = deadline.when()
+    if when is None:
+        return None
+    return max(0.0, when - asyncio.get_running_loop().time())
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -137,51 +160,64 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         pool_size: int = DEFAULT_POOL_SIZE,
+        timeout: float | None = None,
     ) -> None:
+        """``timeout`` is the deadline of one call (see the module); ``None``: none."""
         self.dsn = dsn
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
+        self.timeout = timeout
         self._pool: asyncpg.Pool | None = None
         self._open_lock = asyncio.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> PostgresStorage:
-        """The store for a ``postgresql:`` URL."""
+    def from_url(cls, url: str, *, timeout: float | None = None) -> PostgresStorage:
+        """The store for a ``postgresql:`` URL, each call within ``timeout`` seconds."""
         dsn, own = split_url(url)
         try:
-            timeout = float(own.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+            connect_timeout = float(own.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
             pool_size = int(own.get("pool_size", DEFAULT_POOL_SIZE))
         except ValueError:
             raise ValueError("connect_timeout and pool_size must be numbers") from None
-        if timeout <= 0 or pool_size < 1:
+        if connect_timeout <= 0 or pool_size < 1:
             raise ValueError("connect_timeout must be positive and pool_size at least 1")
-        return cls(dsn, connect_timeout=timeout, pool_size=pool_size)
+        return cls(dsn, connect_timeout=connect_timeout, pool_size=pool_size, timeout=timeout)
 
     # Connections.
 
     async def open(self) -> None:
-        """Create the pool and apply pending migrations."""
+        """Create the pool and apply pending migrations.
+
+        :class:`StorageUnavailable` when the server is down or starting up
+        (worth waiting for), :class:`StorageRefused` when it refuses us.
+        """
         async with self._open_lock:
             if self._pool is not None:
                 return
             try:
                 pool = await asyncpg.create_pool(
                     self.dsn,
-                    min_size=1,
+                    # No connection floor: the pool would keep one by
+                    # reconnecting in the background, with a traceback in
+                    # the log for every failure of an outage. Calls connect
+                    # when they need to; the migration below connects first.
+                    min_size=0,
                     max_size=self.pool_size,
                     timeout=self.connect_timeout,
                     # Idle connections are closed after a while, so that a
                     # quiet process does not hold the server's slots.
                     max_inactive_connection_lifetime=60.0,
                 )
-            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+                try:
+                    async with pool.acquire(timeout=self.connect_timeout + 2.0) as conn:
+                        await self.migrate(conn)
+                except BaseException:
+                    pool.terminate()
+                    raise
+            except UNAVAILABLE as exc:
                 raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-            try:
-                async with pool.acquire() as conn:
-                    await self.migrate(conn)
-            except BaseException:
-                await pool.close()
-                raise
+            except asyncpg.PostgresError as exc:
+                raise StorageRefused(f"PostgreSQL refused: {exc}") from exc
             self._pool = pool
 
     @staticmethod
@@ -220,22 +256,70 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
             except (*UNAVAILABLE, asyncpg.PostgresError):
                 pool.terminate()
 
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection for one call, within the store's deadline.
+
+        A lost or unreachable server, or a missed deadline, is
+        :class:`StorageUnavailable`.
+        """
+        return self._call(self.timeout)
+
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection; a lost or unreachable server is :class:`StorageUnavailable`."""
-        if self._pool is None:
+    async def _call(self, seconds: float | None) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, from the wait for it to its release within ``seconds``."""
+        pool = self._pool
+        if pool is None:
             raise StorageUnavailable("the store is not open")
         try:
-            async with self._pool.acquire(timeout=self.connect_timeout + 2.0) as conn:
-                yield conn
+            async with asyncio.timeout(seconds) as deadline:
+                # Without a deadline, still a bound on the wait for a connection.
+                wait = self.connect_timeout + 2.0 if seconds is None else None
+                conn = await pool.acquire(timeout=wait)
+                try:
+                    yield conn
+                except BaseException as exc:
+                    # Cancelled (the deadline) or cut off: the connection may be
+                    # mid-statement or mid-transaction, and a rollback or reset
+                    # on it could hang too. Closed, it leaves the pool.
+                    if not isinstance(exc, Exception) or isinstance(exc, UNAVAILABLE):
+                        conn.terminate()
+                    raise
+                finally:
+                    # The release resets the connection, a round trip: it
+                    # gets what is left of the deadline, then the connection
+                    # is closed instead.
+                    await pool.release(conn, timeout=_left(deadline))
+        except TimeoutError as exc:
+            if seconds is not None and deadline.expired():
+                raise StorageUnavailable(f"PostgreSQL did not answer within {seconds:g} s") from exc
+            raise StorageUnavailable(
+                f"PostgreSQL is unavailable: {str(exc) or 'timed out'}"
+            ) from exc
         except UNAVAILABLE as exc:
-            raise StorageUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+            raise StorageUnavailable(
+                f"PostgreSQL is unavailable: {str(exc) or type(exc).__name__}"
+            ) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection in a READ COMMITTED transaction."""
-        async with self.connection() as conn, conn.transaction():
-            yield conn
+        """A pooled connection in a READ COMMITTED transaction, within the store's deadline.
+
+        A failure of the block rolls back, unless the connection itself
+        failed: then there is nothing to roll back on, the connection is
+        closed (the server rolls back), and the caller sees one
+        :class:`StorageUnavailable`, never an error of the rollback.
+        """
+        async with self.connection() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                yield conn
+            except UNAVAILABLE:
+                raise
+            except Exception:
+                await transaction.rollback()
+                raise
+            await transaction.commit()
 
     def fresh_load(
         self, keep: frozenset[str] = KEPT
@@ -264,9 +348,10 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
         return None
 
     async def ping(self) -> None:
-        """A trivial query, bounded by the connect timeout."""
-        async with self.connection() as conn:
-            await conn.fetchval("SELECT 1", timeout=self.connect_timeout)
+        """A trivial query, all within the connect timeout (``/readyz``'s promise)."""
+        seconds = self.connect_timeout if self.timeout is None else self.timeout
+        async with self._call(min(seconds, self.connect_timeout)) as conn:
+            await conn.fetchval("SELECT 1")
 
     # Teams and keys.
 
