@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
 
@@ -17,10 +20,13 @@ from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
 from activityfeed.ratelimit_backends import describe as describe_rate_limit
 from activityfeed.ratelimit_backends import rate_limit_env
 from activityfeed.settings import Settings
-from activityfeed.storage import Storage, StorageUnavailable, open_storage
+from activityfeed.storage import Storage, StorageRefused, StorageUnavailable, open_storage
 from activityfeed.timestamps import format_timestamp
 
 T = TypeVar("T")
+
+WAIT_FOR_DB = 60.0  # seconds `serve` waits for its database at start, by default
+RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 5.0)  # between attempts, then 5 s each
 
 database_option = click.option(
     "--database-url",
@@ -39,8 +45,13 @@ def settings_for(database_url: str | None) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def with_store(database_url: str | None, work: Callable[[Storage], Awaitable[T]]) -> T:
-    """Open the store, run ``work``, close it; a clear message when it cannot open."""
+def with_store(
+    database_url: str | None, work: Callable[[Storage], Awaitable[T]], *, errors: bool = True
+) -> T:
+    """Open the store, run ``work``, close it; a clear message when it cannot open.
+
+    With ``errors=False``, :class:`StorageUnavailable` is left to the caller.
+    """
 
     async def run() -> T:
         store = open_storage(settings_for(database_url).database_url)
@@ -53,6 +64,8 @@ def with_store(database_url: str | None, work: Callable[[Storage], Awaitable[T]]
     try:
         return asyncio.run(run())
     except StorageUnavailable as exc:
+        if not errors:
+            raise
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -92,6 +105,15 @@ main.add_command(copy_command)
     help="redis://host:port/db: count the rate limit there, across every host "
     "(default: a file shared by this machine's workers).",
 )
+@click.option(
+    "--wait-for-db",
+    default=WAIT_FOR_DB,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How long to wait at start for a PostgreSQL server that is down or starting, "
+    "trying again with a logged backoff; 0 fails at once.",
+)
 def serve(
     database_url: str | None,
     host: str,
@@ -99,17 +121,84 @@ def serve(
     workers: int,
     log_level: str,
     redis_url: str | None,
+    wait_for_db: float,
 ) -> None:
     """Run the service."""
     settings = Settings.from_env(database_url=database_url, redis_url=redis_url)
-    run_server(settings, host, port, workers, log_level)
+    run_server(settings, host, port, workers, log_level, wait_for_db)
 
 
-def run_server(settings: Settings, host: str, port: int, workers: int, log_level: str) -> None:
-    """Migrate the store, then serve it with uvicorn."""
+def database_location(url: str) -> str:
+    """Where the database of ``url`` is, for messages: host and port, or the file; no secret."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return url.removeprefix("sqlite:///").split("?", 1)[0]
+    hosts = parts.netloc.rpartition("@")[2]  # never the user or the password
+    if not hosts:  # libpq's host and port parameters (a socket directory, say)
+        query = parse_qs(parts.query)
+        hosts = f"{query.get('host', ['localhost'])[0]}:{query.get('port', ['5432'])[0]}"
+    elif "," not in hosts and not hosts.rpartition(":")[2].isdigit():
+        hosts += ":5432"
+    return hosts
+
+
+def open_at_boot(database_url: str, wait: float) -> None:
+    """Open (and migrate) the store once, waiting up to ``wait`` seconds for its server.
+
+    Each failed attempt logs one line naming the server; a server that
+    refuses (credentials, no such database) is not waited for, nor is a
+    SQLite file. When the time is up: one line, and a non-zero exit.
+    """
+    if not database_url.startswith(("postgresql:", "postgres:")):
+        with_store(database_url, lambda store: asyncio.sleep(0))
+        return
+    where = database_location(database_url)
+    password = urlsplit(database_url).password
+
+    def reason(exc: Exception) -> str:
+        text = " ".join(str(exc).split())
+        for secret in {password, unquote(password)} if password else ():
+            text = text.replace(secret, "***")
+        return text
+
+    give_up = time.monotonic() + wait
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with_store(database_url, lambda store: asyncio.sleep(0), errors=False)
+            return
+        except StorageRefused as exc:
+            raise click.ClickException(
+                f"the database at {where} cannot be used: {reason(exc)}"
+            ) from exc
+        except StorageUnavailable as exc:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                waited = f" within {wait:g} s ({attempt} attempts)" if wait else ""
+                message = f"the database at {where} did not answer{waited}: {reason(exc)}"
+                raise click.ClickException(message) from exc
+            pause = min(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES)) - 1], left)
+            click.echo(
+                f"waiting for the database at {where} (attempt {attempt}, "
+                f"next in {pause:.1f} s, {math.ceil(left)} s left): {reason(exc)}",
+                err=True,
+            )
+            time.sleep(pause)
+
+
+def run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    wait_for_db: float = WAIT_FOR_DB,
+) -> None:
+    """Migrate the store (waiting up to ``wait_for_db`` for it), then serve it with uvicorn."""
     import uvicorn
 
-    with_store(settings.database_url, lambda store: asyncio.sleep(0))  # migrate once, up front
+    open_at_boot(settings.database_url, wait_for_db)  # migrate once, up front
     from activityfeed.records import RecordsConfigError, load_registry
 
     try:  # a bad records config stops here with its message, not in every worker
