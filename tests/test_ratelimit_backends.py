@@ -12,7 +12,13 @@ import pytest
 
 from activityfeed.errors import RateLimited, Unavailable
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit import BackendUnavailable, FakeClock, RateLimiter
+from activityfeed.ratelimit import (
+    BackendBusy,
+    BackendUnavailable,
+    Decision,
+    FakeClock,
+    RateLimiter,
+)
 from activityfeed.ratelimit_backends import SharedFileBackend
 
 
@@ -97,14 +103,18 @@ def test_processes_hammering_one_file_grant_exactly_the_budget(tmp_path: Path) -
 
 
 class Flaky:
-    """A backend that fails while ``down``, and counts its calls."""
+    """A backend that fails while ``down``, counts its calls, and counts as Redis does.
+
+    ``used`` is ``None`` while it has no count for the minute (as a restarted
+    Redis): then it starts from the ``known`` count it is given.
+    """
 
     name = "flaky"
 
     def __init__(self) -> None:
         self.down = False
         self.calls = 0
-        self.used = 0
+        self.used: int | None = None
 
     async def start(self) -> None:
         return None
@@ -112,13 +122,17 @@ class Flaky:
     async def close(self) -> None:
         return None
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
         self.calls += 1
         if self.down:
             raise BackendUnavailable("connection refused")
-        if self.used + cost > limit:
-            return False, self.used
-        self.used += cost
+        used = max(known, extra) if self.used is None else self.used + extra
+        self.used = used
+        if used + cost > limit:
+            return False, used
+        self.used = used + cost
         return True, self.used
 
 
@@ -136,14 +150,15 @@ def test_fail_open_counts_on_the_fallback_and_probes_again() -> None:
     limiter = RateLimiter(3, primary, fallback=fallback, clock=clock)
     assert check(limiter) == (1, 2, None)
     primary.down = True
-    assert check(limiter) == (1, 2, None)  # the fallback's own count
-    assert [check(limiter) for _ in range(2)] == [(1, 1, None), (1, 0, None)]
+    assert check(limiter) == (1, 1, None)  # the fallback goes on from the backend's count
+    assert check(limiter) == (1, 0, None)
     assert primary.calls == 2  # not asked again within the retry interval
     assert check(limiter) == (1, 0, RateLimited)
     primary.down = False
     clock.advance(1.5)
-    assert check(limiter) == (1, 1, None)
+    assert check(limiter) == (1, 0, RateLimited)  # the backend got what the fallback granted
     assert primary.calls == 3
+    assert primary.used == 3
 
 
 def test_fail_closed_answers_503_until_the_backend_is_back() -> None:
@@ -156,3 +171,120 @@ def test_fail_closed_answers_503_until_the_backend_is_back() -> None:
     primary.down = False
     clock.advance(1.5)
     assert check(limiter) == (1, 2, None)
+
+
+def grants(limiter: RateLimiter, attempts: int) -> int:
+    """How many of ``attempts`` requests the limiter grants."""
+    return [check(limiter)[2] for _ in range(attempts)].count(None)
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["kept its count", "restarted"])
+def test_a_minute_grants_at_most_the_budget_across_an_outage(restarted: bool) -> None:
+    clock, primary = FakeClock(), Flaky()
+    limiter = RateLimiter(10, primary, fallback=opened(None), clock=clock)
+    granted = grants(limiter, 4)
+    primary.down = True
+    granted += grants(limiter, 10)  # on the fallback, from the 4 already spent
+    assert granted == 10
+    if restarted:
+        primary.used = None  # a restarted Redis has no count
+    primary.down = False
+    clock.advance(1.5)
+    granted += grants(limiter, 10)
+    assert granted == 10
+    assert primary.used == 10  # the outage's grants are counted where every host looks
+
+
+def test_two_outages_in_one_minute_grant_at_most_the_budget() -> None:
+    clock, primary = FakeClock(), Flaky()
+    limiter = RateLimiter(10, primary, fallback=opened(None), clock=clock)
+    granted = grants(limiter, 2)
+    primary.down = True
+    granted += grants(limiter, 2)
+    primary.down = False
+    clock.advance(1.5)
+    granted += grants(limiter, 3)  # Redis now knows 7, the fallback file only 4
+    primary.down = True
+    clock.advance(1.5)
+    granted += grants(limiter, 10)
+    assert granted == 10
+
+
+def test_the_outage_count_is_for_its_minute_only() -> None:
+    clock, primary = FakeClock(), Flaky()
+    limiter = RateLimiter(10, primary, fallback=opened(None), clock=clock)
+    primary.down = True
+    assert grants(limiter, 10) == 10
+    primary.down = False
+    clock.advance(60)
+    primary.used = None  # a new minute: the counter has no count yet
+    assert grants(limiter, 12) == 10
+
+
+class Gated(Flaky):
+    """A :class:`Flaky` whose calls can be held until the test lets them finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
+        gate = self.gate
+        if gate is not None:
+            await gate.wait()
+        return await super().spend(team_id, minute, cost, limit, known, extra)
+
+
+def test_after_recovery_a_late_failure_of_an_older_request_does_not_refuse_again() -> None:
+    clock, primary = FakeClock(), Gated()
+    limiter = RateLimiter(100, primary, fallback=opened(None), fail_closed=True, clock=clock)
+
+    async def run() -> list[type | None]:
+        def one() -> asyncio.Task[Decision]:
+            return asyncio.ensure_future(limiter.check(KEY, "GET", "/v2/activity_histories", b""))
+
+        primary.gate = asyncio.Event()
+        stuck = one()  # sent while Redis was fine, answered only after its outage
+        await asyncio.sleep(0)
+        primary.gate, held = None, primary.gate
+        primary.down = True
+        outcomes = [await one()]  # the outage is noticed
+        primary.down = False
+        clock.advance(1.5)
+        outcomes.append(await one())  # the probe: Redis is back
+        primary.down = True
+        held.set()
+        outcomes.append(await stuck)  # fails, but it is news from before the recovery
+        primary.down = False
+        outcomes += [await one() for _ in range(3)]  # still on Redis, at the same instant
+        return [None if d.error is None else type(d.error) for d in outcomes]
+
+    assert asyncio.run(run()) == [Unavailable, None, Unavailable, None, None, None]
+
+
+class Busy(Flaky):
+    """A :class:`Flaky` whose every connection is taken for the next ``busy`` calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = 0
+
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
+        if self.busy:
+            self.busy -= 1
+            self.calls += 1
+            raise BackendBusy("every connection is in use")
+        return await super().spend(team_id, minute, cost, limit, known, extra)
+
+
+def test_a_backend_whose_connections_are_all_busy_is_not_an_outage() -> None:
+    clock, primary = FakeClock(), Busy()
+    limiter = RateLimiter(100, primary, fallback=opened(None), fail_closed=True, clock=clock)
+    primary.busy = 1
+    assert check(limiter)[2] is Unavailable  # this request could not be counted
+    assert check(limiter) == (1, 99, None)  # the next one asks again, at once
+    assert primary.calls == 2

@@ -8,8 +8,12 @@ through a proxy of their own (``tcp_proxy.py``), leaving the real server up.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,10 +22,11 @@ import redis
 from starlette.testclient import TestClient
 
 from activityfeed.http.app import create_app
-from activityfeed.ratelimit import FakeClock
-from activityfeed.ratelimit_backends import RedisBackend, build_rate_limiter
+from activityfeed.model import ApiKey
+from activityfeed.ratelimit import BackendBusy, FakeClock, RateLimiter
+from activityfeed.ratelimit_backends import RedisBackend, SharedFileBackend, build_rate_limiter
 from activityfeed.settings import Settings
-from conftest import Keys
+from conftest import Keys, need_service
 from redis_service import redis_test_url
 from tcp_proxy import TcpProxy
 
@@ -151,14 +156,14 @@ def test_outage_fails_open_then_goes_back_to_redis(
         auth = Keys(client).headers("acme")
         assert remaining(client.get(LIST, headers=auth)) == 9
         proxy.stop()
-        # Served meanwhile, and counted on this machine rather than not at all.
+        # Served meanwhile, and counted on this machine from what Redis had counted.
         down = [client.get(LIST, headers=auth) for _ in range(3)]
         assert [r.status_code for r in down] == [200, 200, 200]
-        assert [remaining(r) for r in down] == [9, 8, 7]
+        assert [remaining(r) for r in down] == [8, 7, 6]
         proxy.start()
         clock.advance(2)  # past the retry interval: the next request asks Redis again
-        assert remaining(client.get(LIST, headers=auth)) == 8
-    assert list(counters(redis_url, prefix).values()) == [2]
+        assert remaining(client.get(LIST, headers=auth)) == 5  # told of the outage's 3
+    assert list(counters(redis_url, prefix).values()) == [5]
 
 
 def test_outage_fails_closed_with_503_then_recovers(
@@ -180,3 +185,148 @@ def test_outage_fails_closed_with_503_then_recovers(
         back = client.get(LIST, headers=auth)
         assert back.status_code == 200
         assert remaining(back) == 8
+
+
+KEY = ApiKey(id=1, team_id=1, team_name="acme", prefix="ak_", scopes=(), created_at=0)
+
+
+async def granted(limiter: RateLimiter, attempts: int) -> int:
+    """How many of ``attempts`` list requests of team 1 the limiter grants."""
+    decisions = [await limiter.check(KEY, "GET", LIST, b"") for _ in range(attempts)]
+    return sum(d.error is None for d in decisions)
+
+
+def test_a_minute_grants_at_most_the_budget_across_an_outage(
+    proxy: TcpProxy, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    db = urlsplit(redis_url).path or "/0"
+    backend = RedisBackend(f"redis://127.0.0.1:{proxy.port}{db}", prefix)
+    limiter = RateLimiter(
+        10, backend, fallback=SharedFileBackend(str(tmp_path / "rl")), clock=clock
+    )
+
+    async def run() -> int:
+        await limiter.start()
+        try:
+            total = await granted(limiter, 4)
+            proxy.stop()
+            total += await granted(limiter, 10)  # on this machine, from the 4 Redis counted
+            proxy.start()
+            clock.advance(2)
+            return total + await granted(limiter, 10)
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(run()) == 10
+    assert list(counters(redis_url, prefix).values()) == [10]  # Redis counted the outage's 6
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[Callable[[], None]]:
+    """A Redis of this test alone on a free port; calling the result restarts it empty."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(tmp_path)]
+    if shutil.which("redis-server") is None:
+        need_service("redis-server", "not on PATH")
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        servers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis(port=port, socket_timeout=1) as conn:
+                    conn.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def restart() -> None:
+        servers[-1].terminate()
+        servers[-1].wait(timeout=10)
+        start()
+
+    start()
+    restart.port = port  # type: ignore[attr-defined]
+    yield restart
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_minute_grants_at_most_the_budget_across_a_redis_restart(
+    throwaway_redis: Callable[[], None], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    port = throwaway_redis.port  # type: ignore[attr-defined]
+    backend = RedisBackend(f"redis://127.0.0.1:{port}/0", "restart:")
+    limiter = RateLimiter(
+        10, backend, fallback=SharedFileBackend(str(tmp_path / "rl")), clock=clock
+    )
+
+    async def run() -> tuple[int, int]:
+        await limiter.start()
+        try:
+            total = await granted(limiter, 4)
+            throwaway_redis()  # restarted between two requests: it has no count
+            total += await granted(limiter, 10)
+            clock.advance(2)
+            total += await granted(limiter, 10)
+            with redis.Redis(port=port) as conn:
+                counted = int(conn.get(backend.key(1, int(clock() // 60))) or 0)
+            return total, counted
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(run()) == (10, 10)
+
+
+def test_busy_connections_after_a_recovery_do_not_refuse_what_follows(
+    proxy: TcpProxy, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    db = urlsplit(redis_url).path or "/0"
+    # One connection and a short wait for it: a burst finds it busy.
+    backend = RedisBackend(
+        f"redis://127.0.0.1:{proxy.port}{db}", prefix, connect_timeout=0.02, max_connections=1
+    )
+    limiter = RateLimiter(
+        10**6,
+        backend,
+        fallback=SharedFileBackend(str(tmp_path / "rl")),
+        fail_closed=True,
+        clock=clock,
+    )
+
+    async def run() -> tuple[set[type], int, list[bool]]:
+        await limiter.start()
+        try:
+            assert await granted(limiter, 1) == 1
+            proxy.stop()
+            assert await granted(limiter, 1) == 0  # fail closed
+            proxy.start()
+            clock.advance(2)
+            assert await granted(limiter, 1) == 1  # the probe: back on Redis
+            direct = await asyncio.gather(
+                *(backend.spend(2, 5, 1, 10**6) for _ in range(2000)), return_exceptions=True
+            )
+            failures = {type(outcome) for outcome in direct if isinstance(outcome, Exception)}
+            burst = await asyncio.gather(
+                *(limiter.check(KEY, "GET", LIST, b"") for _ in range(2000))
+            )
+            refused = sum(d.error is not None for d in burst)
+            after = [await granted(limiter, 1) == 1 for _ in range(5)]  # the same instant
+            return failures, refused, after
+        finally:
+            await limiter.close()
+
+    failures, refused, after = asyncio.run(run())
+    assert failures == {BackendBusy}  # waiting for the connection: busy, not unreachable
+    assert refused > 0  # the burst's late ones, each on its own...
+    assert after == [True] * 5  # ...and no outage: Redis still answers for all that follow

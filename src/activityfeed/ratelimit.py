@@ -16,7 +16,16 @@ written down in ``docs/api.md``:
 * When the counter's backend (Redis) cannot be reached, the limiter fails open
   onto the machine-local counter, or answers 503 when configured to fail
   closed; it probes the backend again every ``retry_interval`` seconds, so it
-  goes back to it without a restart.
+  goes back to it without a restart. One probe decides that the backend is
+  back, and only a request sent after that can decide it is down again: an
+  answer that arrives late from before the recovery changes nothing, and
+  neither does a request that found every connection busy.
+* The budget holds across an outage, for one machine: the limiter keeps what
+  it last saw of each team's count this minute (:class:`MinuteCounts`), the
+  fallback goes on from that, and the backend, once back, is given what was
+  granted without it (and the whole count, should it have lost its own, as a
+  restarted Redis does). Several machines failing open at once each grant
+  at most the budget meanwhile: ``docs/api.md`` has the bound.
 
 The counters live behind :class:`Backend` (``ratelimit_backends.py``).
 """
@@ -97,6 +106,14 @@ class BackendUnavailable(Exception):
     """The counter's backend cannot be reached right now."""
 
 
+class BackendBusy(BackendUnavailable):
+    """This request could not be counted in time (every connection was in use).
+
+    Not an outage: the request is handled as when the backend is unreachable
+    (the fallback, or a 503 when failing closed), but the next one asks again.
+    """
+
+
 class Backend(Protocol):
     """Where the per-team, per-minute counters live; one atomic update per request."""
 
@@ -108,13 +125,21 @@ class Backend(Protocol):
     async def close(self) -> None:
         """Release connections and files."""
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
         """Add ``cost`` to the team's count for ``minute`` unless that passes ``limit``.
 
         Atomic across every process sharing the backend. Returns whether the
         cost was spent and the count afterwards (when it was not, nothing was
         spent and the count is the current one). Raises
         :class:`BackendUnavailable` when the backend cannot answer.
+
+        ``known`` is the count this process last saw for the minute, here or
+        on the other backend; ``extra`` what this process granted meanwhile
+        without this backend. Each backend merges them as fits what it holds
+        (see its ``spend``) before checking ``cost``, so that an outage does
+        not let a minute grant more than its budget.
         """
 
 
@@ -155,6 +180,45 @@ class ThrottledLog:
         self._next = now + self.every
 
 
+class MinuteCounts:
+    """Per team, a number for the current minute only; older minutes are forgotten.
+
+    One dictionary entry per team active this minute, cleared when the minute
+    turns (once a minute, when the first request of the new one asks).
+    """
+
+    def __init__(self) -> None:
+        self.minute = 0
+        self._counts: dict[int, int] = {}
+
+    def _turn(self, minute: int) -> None:
+        if minute > self.minute:
+            self._counts.clear()
+            self.minute = minute
+
+    def get(self, team_id: int, minute: int) -> int:
+        """The team's number for ``minute``: 0 when none, or ``minute`` is not the latest."""
+        self._turn(minute)
+        return self._counts.get(team_id, 0) if minute == self.minute else 0
+
+    def raise_to(self, team_id: int, minute: int, value: int) -> None:
+        """Keep the larger of the team's number and ``value``."""
+        self._turn(minute)
+        if minute == self.minute and value > self._counts.get(team_id, 0):
+            self._counts[team_id] = value
+
+    def add(self, team_id: int, minute: int, value: int) -> None:
+        """Add ``value`` to the team's number."""
+        self._turn(minute)
+        if minute == self.minute and value:
+            self._counts[team_id] = self._counts.get(team_id, 0) + value
+
+    def pop(self, team_id: int, minute: int) -> int:
+        """The team's number, removed."""
+        self._turn(minute)
+        return self._counts.pop(team_id, 0) if minute == self.minute else 0
+
+
 class RateLimiter:
     """The policy: which budget applies, what a request costs, and what to answer.
 
@@ -180,8 +244,15 @@ class RateLimiter:
         self.fail_closed = fail_closed
         self.clock = clock
         self.retry_interval = retry_interval
-        self._down_until = 0.0  # while the clock is before this, the backend is not asked
+        self._down = False  # the backend is not asked, but by one probe per retry_interval
+        self._down_until = 0.0  # while down, no probe before this
+        self._probing = False  # a probe is on its way
+        self._epoch = 0  # moves on each change of state: the news of older requests is stale
         self._outage_log = ThrottledLog()
+        # The last count seen for each team this minute, from either backend; and what
+        # the fallback granted that the backend has not been told of.
+        self._seen = MinuteCounts()
+        self._unsent = MinuteCounts()
 
     @property
     def enabled(self) -> bool:
@@ -215,20 +286,26 @@ class RateLimiter:
             return Decision(cost, UNLIMITED_REMAINING)
         now = self.clock()
         minute = int(now // 60)
+        team_id = key.team_id
         try:
-            granted, used = await self._spend(key.team_id, minute, cost, limit, now)
+            granted, used = await self._spend(team_id, minute, cost, limit, now)
         except BackendUnavailable:
             if self.fail_closed:
                 return Decision(
                     cost, 0, Unavailable("Rate limiting is unavailable, try again shortly")
                 )
-            # Fail open: count on this machine until the backend is back.
+            # Fail open: count on this machine until the backend is back, from what
+            # this process knows was spent this minute already.
             if self.fallback is None:
                 return Decision(cost, max(limit - cost, 0))
+            known = self._seen.get(team_id, minute)
             try:
-                granted, used = await self.fallback.spend(key.team_id, minute, cost, limit)
+                granted, used = await self.fallback.spend(team_id, minute, cost, limit, known)
             except BackendUnavailable:
                 return Decision(cost, max(limit - cost, 0))
+            self._seen.raise_to(team_id, minute, used)
+            if granted:
+                self._unsent.add(team_id, minute, cost)
         remaining = max(limit - used, 0)
         if granted:
             return Decision(cost, remaining)
@@ -238,24 +315,54 @@ class RateLimiter:
     async def _spend(
         self, team_id: int, minute: int, cost: int, limit: int, now: float
     ) -> tuple[bool, int]:
+        """Spend on the backend, unless it is down; the state changes only on fresh news."""
         assert self.backend is not None  # a limit applies only when enabled
-        if self._down_until:
-            if now < self._down_until:
+        probe = self._down
+        if probe:
+            if self._probing or now < self._down_until:
                 raise BackendUnavailable("still down")
             # One request probes; the others keep to the fallback meanwhile.
-            self._down_until = now + self.retry_interval
+            self._probing = True
+        epoch = self._epoch
         try:
-            result = await self.backend.spend(team_id, minute, cost, limit)
+            result = await self._ask(team_id, minute, cost, limit)
+        except BackendBusy:
+            raise  # no news of the backend's health
         except BackendUnavailable as exc:
-            self._down_until = self.clock() + self.retry_interval
-            self._outage_log.warning(
-                "rate limit backend %s unreachable (%s): %s",
-                self.backend.name,
-                exc,
-                "refusing requests with 503" if self.fail_closed else "failing open",
-            )
+            if epoch == self._epoch:  # else: sent before a change of state, stale news
+                self._went_down(exc)
             raise
-        if self._down_until:
-            self._down_until = 0.0
+        finally:
+            if probe:
+                self._probing = False
+        if probe and epoch == self._epoch:
+            self._down = False
+            self._epoch += 1
             log.warning("rate limit backend %s is back", self.backend.name)
         return result
+
+    async def _ask(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+        """One spend on the backend, with what this process knows that it may not."""
+        assert self.backend is not None
+        known = self._seen.get(team_id, minute)
+        extra = self._unsent.pop(team_id, minute)
+        try:
+            granted, used = await self.backend.spend(team_id, minute, cost, limit, known, extra)
+        except BackendUnavailable:
+            self._unsent.add(team_id, minute, extra)  # to be told on a later request
+            raise
+        self._seen.raise_to(team_id, minute, used)
+        return granted, used
+
+    def _went_down(self, exc: BackendUnavailable) -> None:
+        assert self.backend is not None
+        if not self._down:
+            self._down = True
+            self._epoch += 1
+        self._down_until = self.clock() + self.retry_interval
+        self._outage_log.warning(
+            "rate limit backend %s unreachable (%s): %s",
+            self.backend.name,
+            exc,
+            "refusing requests with 503" if self.fail_closed else "failing open",
+        )

@@ -15,6 +15,7 @@ so that no number of workers or hosts grants more than one budget:
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import logging
@@ -25,7 +26,7 @@ import struct
 import tempfile
 from typing import Any
 
-from activityfeed.ratelimit import Backend, BackendUnavailable, Clock, RateLimiter
+from activityfeed.ratelimit import Backend, BackendBusy, BackendUnavailable, Clock, RateLimiter
 from activityfeed.settings import Settings
 
 _MAGIC = b"AFRLv001"
@@ -117,11 +118,20 @@ class SharedFileBackend:
             os.close(self._fd)
             self._fd = None
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
-        """Check and spend under the file lock (a few microseconds: no need to leave the loop)."""
-        return self.spend_sync(team_id, minute, cost, limit)
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
+        """Check and spend under the file lock (a few microseconds: no need to leave the loop).
 
-    def spend_sync(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+        The count is first raised to ``known`` (the fallback starts from what
+        Redis had counted: the file's count of an earlier outage this minute
+        is part of that), then ``extra`` is added.
+        """
+        return self.spend_sync(team_id, minute, cost, limit, known, extra)
+
+    def spend_sync(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
         """:meth:`spend` without an event loop."""
         table = self._map
         if table is None:
@@ -140,29 +150,47 @@ class SharedFileBackend:
                 elif slot_team != team_id or slot_minute != minute:
                     index = (index + 1) & mask
                     continue
-                if used + cost > limit:
-                    return False, used
-                _SLOT.pack_into(table, offset, team_id, minute, used + cost)
-                return True, used + cost
+                merged = max(used, known) + extra
+                if merged + cost > limit:
+                    if merged != used or slot_minute != minute:
+                        _SLOT.pack_into(table, offset, team_id, minute, merged)
+                    return False, merged
+                _SLOT.pack_into(table, offset, team_id, minute, merged + cost)
+                return True, merged + cost
         finally:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         raise BackendUnavailable(f"the rate limit table is full ({self.slots} teams this minute)")
 
 
-# KEYS[1]: the team's counter for the minute; ARGV: cost, limit, ttl in seconds.
+# KEYS[1]: the team's counter for the minute; ARGV: cost, limit, ttl in seconds, known,
+# extra. A counter that exists gets ``extra`` added (what the caller granted while it could
+# not ask); one that does not (a new minute, or a restarted Redis) starts from the larger of
+# ``known`` (the count the caller last saw) and ``extra``. Then the cost is checked.
 # Returns {1, count} when spent, {0, count} when refused (nothing spent).
 _SPEND_SCRIPT = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local raw = redis.call('GET', KEYS[1])
+local extra = tonumber(ARGV[5])
+local before = tonumber(raw or '0')
+local used = before + extra
+if not raw then
+  used = math.max(tonumber(ARGV[4]), extra)
+end
 local cost = tonumber(ARGV[1])
-if used + cost > tonumber(ARGV[2]) then
-  return {0, used}
+local granted = used + cost <= tonumber(ARGV[2])
+if granted then
+  used = used + cost
 end
-used = redis.call('INCRBY', KEYS[1], cost)
-if used == cost then
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+if used > before then
+  redis.call('INCRBY', KEYS[1], used - before)
+  if not raw then
+    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  end
 end
-return {1, used}
+if granted then
+  return {1, used}
+end
+return {0, used}
 """
 KEY_TTL = 120  # a minute's counter outlives the minute, for hosts whose clocks differ a little
 
@@ -173,7 +201,9 @@ class RedisBackend:
     Timeouts are short and retries off so that a dead Redis costs a request
     about a second at most; the limiter then stops asking for a while. A
     bounded pool reuses connections, so that a burst of requests does not open
-    (and wait for) one connection each. redis-py reconnects by itself once
+    (and wait for) one connection each; a request that waits more than
+    ``connect_timeout`` for a free one is :class:`BackendBusy`, which the
+    limiter does not take for an outage. redis-py reconnects by itself once
     Redis answers again.
     """
 
@@ -193,6 +223,9 @@ class RedisBackend:
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self._client: Any = None
+        # One call per connection: a request that waits too long for one is busy,
+        # not a sign of an outage (the pool's own wait would say "unreachable").
+        self._slots = asyncio.Semaphore(max_connections)
         self._sha = hashlib.sha1(_SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324  (Redis names scripts so)
 
     async def start(self) -> None:
@@ -210,6 +243,7 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 0),
         )
         self._client = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        self._slots = asyncio.Semaphore(self.max_connections)  # of this event loop
 
     async def close(self) -> None:
         """Close the client's connections."""
@@ -221,22 +255,41 @@ class RedisBackend:
         """The counter of one team for one minute."""
         return f"{self.prefix}ratelimit:{team_id}:{minute}"
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
-        """Check and spend in one atomic script call."""
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
+        """Check and spend in one atomic script call.
+
+        A counter that exists gets ``extra`` added; one that does not (a new
+        minute, or a Redis restarted without its data) starts from the larger
+        of ``known`` and ``extra``. Raises :class:`BackendBusy` when no
+        connection frees up within ``connect_timeout``.
+        """
         from redis.exceptions import NoScriptError, RedisError
 
         client = self._client
         if client is None:
             raise BackendUnavailable("the Redis client is not started")
         key = self.key(team_id, minute)
+        args = (cost, limit, KEY_TTL, known, extra)
+        if self._slots.locked():  # (a free slot is taken at once, without a timer)
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.connect_timeout)
+            except TimeoutError:
+                message = f"no Redis connection free within {self.connect_timeout} s"
+                raise BackendBusy(message) from None
+        else:
+            await self._slots.acquire()
         try:
             try:
-                granted, used = await client.evalsha(self._sha, 1, key, cost, limit, KEY_TTL)
+                granted, used = await client.evalsha(self._sha, 1, key, *args)
             except NoScriptError:  # a new or restarted Redis: load it once
                 self._sha = await client.script_load(_SPEND_SCRIPT)
-                granted, used = await client.evalsha(self._sha, 1, key, cost, limit, KEY_TTL)
+                granted, used = await client.evalsha(self._sha, 1, key, *args)
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._slots.release()
         return bool(granted), int(used)
 
 
