@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from activityfeed.cli import new_key
 from activityfeed.http.app import create_app
+from activityfeed.http.server import server_options
 from activityfeed.model import SCOPES
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
@@ -67,8 +68,14 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # The protocol and options of `activityfeed serve` (http/server.py), so that
+    # the limits and protocol errors the tests see are the real server's.
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", ws="none", lifespan="on", access_log=False
+        create_app(settings),
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -209,6 +209,8 @@ def run_server(
     os.environ["ACTIVITYFEED_DATABASE_URL"] = settings.database_url
     os.environ.update(rate_limit_env(settings))
     click.echo(describe_rate_limit(settings), err=True)
+    from activityfeed.http.server import server_options
+
     uvicorn.run(
         "activityfeed.http.app:create_app",
         factory=True,
@@ -217,6 +219,7 @@ def run_server(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        **server_options(settings),
     )
 
 

@@ -21,6 +21,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     limits: Limits = field(default_factory=Limits)
+    # The request head (http/server.py): a 414 over the target's limit, a 431 over
+    # the header fields' bytes or count.
+    max_request_target_bytes: int = 8 * 1024
+    max_header_bytes: int = 32 * 1024
+    max_header_count: int = 100
     rate_limit_per_minute: int = 600
     redis_url: str | None = None
     redis_key_prefix: str = "activityfeed:"
@@ -99,6 +104,15 @@ class Settings:
         )
         if records_env:
             values["records_env"] = records_env
+        for name, env_name in (
+            ("max_request_target_bytes", "MAX_REQUEST_TARGET_BYTES"),
+            ("max_header_bytes", "MAX_HEADER_BYTES"),
+            ("max_header_count", "MAX_HEADER_COUNT"),
+        ):
+            if (raw := get(env_name)) is not None:
+                if (number := integer(env_name, raw)) == 0:
+                    raise ValueError(f"{ENV_PREFIX}{env_name} must be at least 1, not {raw!r}")
+                values[name] = number
         limits = {}
         for name, env_name in (
             ("max_body_bytes", "MAX_BODY_BYTES"),
