@@ -211,8 +211,10 @@ def run_server(
     click.echo(describe_rate_limit(settings), err=True)
     from activityfeed.http.server import server_options
 
+    # The factory builds each worker's app and ties the worker to this process:
+    # no worker outlives it, even killed with SIGKILL (http/server.py).
     uvicorn.run(
-        "activityfeed.http.app:create_app",
+        "activityfeed.http.server:create_worker_app",
         factory=True,
         host=host,
         port=port,

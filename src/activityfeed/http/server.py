@@ -1,4 +1,4 @@
-"""The HTTP server: uvicorn with a protocol that bounds the request head.
+"""The HTTP server: uvicorn with a protocol that bounds the request head, and its workers.
 
 uvicorn's httptools protocol reads a request line and header section of any
 size (httptools joins a header value's pieces as they arrive, so a 64 MiB
@@ -20,17 +20,29 @@ An answer given before the request's body has all arrived (a 413, a 401, a
 404...) carries ``Connection: close`` and the connection is closed after it:
 the rest of the body is not read, so an upload over the limit costs the
 worker nothing more. Connections whose body was read keep alive as usual.
+
+:func:`create_worker_app` is the app factory of ``activityfeed serve``: in a
+worker of ``--workers N`` it also ties the worker's life to the supervisor's
+(:func:`exit_with_parent`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import httptools
+from starlette.applications import Starlette
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -50,6 +62,12 @@ log = logging.getLogger("activityfeed")
 # The request line's bytes besides its target: a method (at most 20 bytes in
 # llhttp's table), two spaces, "HTTP/1.1" and CRLF; a little room to spare.
 REQUEST_LINE_SLACK = 64
+# How often a worker checks that its supervisor is still there (the portable
+# fallback of PR_SET_PDEATHSIG), and how long it has to finish its requests
+# once the supervisor is gone (a long poll waits up to 30 s).
+PARENT_POLL_SECONDS = 0.5
+ORPHAN_GRACE_SECONDS = 40.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,3 +278,48 @@ def protocol_for(settings: Settings) -> type[asyncio.Protocol]:
 def server_options(settings: Settings) -> dict[str, Any]:
     """The uvicorn options every server of the service runs with (``serve`` and the tests)."""
     return {"http": protocol_for(settings), "ws": "none"}
+
+
+def create_worker_app() -> Starlette:
+    """The app of one ``serve`` process, from the environment.
+
+    In a worker of ``--workers N`` the worker first ties its life to the
+    supervisor's, so that no worker outlives it (a ``kill -9`` of the
+    supervisor would leave its workers serving the port).
+    """
+    from activityfeed.http.app import create_app
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        exit_with_parent(parent.pid)
+    return create_app()
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Stop this process (SIGTERM: uvicorn's graceful shutdown) when ``parent_pid`` is gone.
+
+    On Linux the kernel sends the signal the moment the parent dies
+    (``PR_SET_PDEATHSIG``); everywhere a thread also checks the parent every
+    :data:`PARENT_POLL_SECONDS`, which covers other systems and a parent
+    that died before this was set up. A worker that has not finished within
+    :data:`ORPHAN_GRACE_SECONDS` of the signal exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the thread below does it
+            pass
+    watcher = threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="activityfeed-parent-watch", daemon=True
+    )
+    watcher.start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    log.warning("the supervisor (pid %d) is gone: worker %d stops", parent_pid, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE_SECONDS)
+    os._exit(1)
