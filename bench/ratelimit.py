@@ -68,7 +68,10 @@ class SQLiteCounter:
     async def close(self) -> None:
         self.conn.close()
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
+        # Measured as the only counter (no fallback): known and extra stay 0.
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -142,7 +142,9 @@ class DownBackend:
     async def close(self) -> None:
         return None
 
-    async def spend(self, team_id: int, minute: int, cost: int, limit: int) -> tuple[bool, int]:
+    async def spend(
+        self, team_id: int, minute: int, cost: int, limit: int, known: int = 0, extra: int = 0
+    ) -> tuple[bool, int]:
         raise BackendUnavailable("connection refused")
 
 

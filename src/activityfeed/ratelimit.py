@@ -348,7 +348,7 @@ class RateLimiter:
         extra = self._unsent.pop(team_id, minute)
         try:
             granted, used = await self.backend.spend(team_id, minute, cost, limit, known, extra)
-        except BackendUnavailable:
+        except BaseException:  # (cancelled too: counting twice is safer than not at all)
             self._unsent.add(team_id, minute, extra)  # to be told on a later request
             raise
         self._seen.raise_to(team_id, minute, used)
