@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -190,3 +191,43 @@ def test_serve_warns_once_that_the_store_is_read_only_and_writes_log_no_tracebac
         f"the SQLite store {path} is read-only: serving reads, refusing writes with 503\n"
     ]
     assert "Traceback" not in output
+
+
+def test_a_write_to_a_store_locked_by_another_process_is_a_503_within_the_deadline(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    settings = Settings(database_url=url, rate_limit_per_minute=0, store_timeout_s=0.5)
+    key = make_key(url)
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {"type": "note", "resource_type": "person", "resource_id": 1}
+        holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's long write holds the lock
+        try:
+            started = time.monotonic()
+            answer = client.post(LIST, json=body, headers=headers)
+            waited = time.monotonic() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert answer.status_code == 503
+        assert "error" in answer.json()
+        assert waited < 3.0  # the deadline (0.5 s) and slack for a busy machine, far below 30 s
+        # The lock released, the next write goes through at once.
+        assert client.post(LIST, json=body, headers=headers).status_code == 201
+
+
+def test_a_write_queued_past_its_deadline_behind_another_is_not_started(tmp_path: Path) -> None:
+    store = SQLiteStorage(str(tmp_path / "queued.db"), timeout=0.2)
+    asyncio.run(store.open())
+    try:
+        done: list[str] = []
+        with pytest.raises(StorageUnavailable, match="waited too long"):
+            store.write_sync(lambda conn: done.append("ran"), time.monotonic() - 0.01)
+        assert done == []
+        # Without a deadline (the command-line tools) it waits as it always did.
+        assert store.write_sync(lambda conn: 7) == 7
+        assert store._busy_ms == 30_000
+    finally:
+        asyncio.run(store.close())

@@ -29,14 +29,15 @@ __all__ = [
 def open_storage(url: str, *, timeout: float | None = None) -> Storage:
     """The store for ``url``: ``sqlite:///...`` or ``postgresql://...``.
 
-    ``timeout`` is the deadline of one call of a PostgreSQL store, in seconds
-    (the service's ``store_timeout_s``); ``None``, for tools that run long
+    ``timeout`` is the deadline of one store call, in seconds (the service's
+    ``store_timeout_s``): a whole call on PostgreSQL, a write's wait for the
+    writer and the write lock on SQLite; ``None``, for tools that run long
     loads, waits as long as the work takes.
     """
     if url.startswith("sqlite:"):
         from activityfeed.storage.sqlite import SQLiteStorage
 
-        return SQLiteStorage.from_url(url)
+        return SQLiteStorage.from_url(url, timeout=timeout)
     if url.startswith(("postgresql:", "postgres:")):
         from activityfeed.storage.postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
 

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -88,6 +89,10 @@ def path_from_url(url: str) -> str:
     return path
 
 
+# How long a connection waits for a lock another process holds, when no deadline is given.
+BUSY_TIMEOUT_MS = 30_000
+
+
 class SQLiteStorage(SQLiteRecords):
     """The :class:`~activityfeed.storage.base.Storage` on one SQLite file.
 
@@ -97,8 +102,13 @@ class SQLiteStorage(SQLiteRecords):
     :class:`~activityfeed.storage.base.StoreReadOnly` without trying.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, timeout: float | None = None) -> None:
         self.path = path
+        # The service's deadline of one write: how long a write may wait for the
+        # writer thread and for SQLite's write lock together (None: as long as it
+        # takes, for tools that run long loads).
+        self.timeout = timeout
+        self._busy_ms = BUSY_TIMEOUT_MS  # the writer's busy_timeout now
         self.read_only = False
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
@@ -106,9 +116,9 @@ class SQLiteStorage(SQLiteRecords):
         self._open_lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStorage:
+    def from_url(cls, url: str, *, timeout: float | None = None) -> SQLiteStorage:
         """The store for a ``sqlite:`` URL."""
-        return cls(path_from_url(url))
+        return cls(path_from_url(url), timeout=timeout)
 
     # Connections.
 
@@ -119,7 +129,7 @@ class SQLiteStorage(SQLiteRecords):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         try:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError as exc:
@@ -299,14 +309,31 @@ class SQLiteStorage(SQLiteRecords):
             raise StorageUnavailable("the store is not open")
         self._refuse_writes()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.write_sync, work)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        return await loop.run_in_executor(self._executor, self.write_sync, work, deadline)
 
-    def write_sync(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one IMMEDIATE transaction on the calling thread."""
+    def write_sync(
+        self, work: Callable[[sqlite3.Connection], T], deadline: float | None = None
+    ) -> T:
+        """Run ``work`` in one IMMEDIATE transaction on the calling thread.
+
+        With a ``deadline`` (a ``time.monotonic()`` instant), a write that has
+        waited past it behind other writes is not started, and SQLite's wait for
+        the write lock (held by another process) ends at it: a locked store is a
+        503 within the deadline, never a request that hangs.
+        """
         conn = self._writer
         if conn is None:
             raise StorageUnavailable("the store is not open")
         self._refuse_writes()
+        busy_ms = BUSY_TIMEOUT_MS
+        if deadline is not None:
+            busy_ms = int((deadline - time.monotonic()) * 1000)
+            if busy_ms <= 0:
+                raise StorageUnavailable("the SQLite store is busy: the write waited too long")
+        if busy_ms != self._busy_ms:
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            self._busy_ms = busy_ms
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
