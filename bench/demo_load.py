@@ -45,12 +45,12 @@ from pathlib import Path
 
 import httpx
 
-from activityfeed.demo_stream import References, activity_stream
-from activityfeed.demo_world import build_world
+from activityfeed.demo.stream import References, activity_stream
+from activityfeed.demo.world import build_world
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 from activityfeed.storage import writes
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -121,7 +121,7 @@ def stage_breakdown(path: Path, activities: int) -> dict[str, float]:
     """CPU µs per activity of each stage of the fast load, for the main team only.
 
     The same work as ``activityfeed demo`` into a fresh store
-    (:mod:`activityfeed.demo_fast`), done in one process with
+    (:mod:`activityfeed.demo.fast`), done in one process with
     ``time.process_time`` around each stage: in the demo the first three run
     in the child process, on the other core, while the parent runs the rest.
     """
@@ -305,7 +305,7 @@ def main() -> None:
         "",
         "**What made the difference** (from 18,063/s before): into a store with no "
         "activities the demo takes a fast path (`SQLiteStorage.fresh_load`, "
-        "`activityfeed/demo_fast.py`). A child process runs the generator and the bulk "
+        "`activityfeed/demo/fast.py`). A child process runs the generator and the bulk "
         "upsert's own row building (`writes.new_rows`) with the `seq` and clock the "
         "store hands out, and sends the rows in order; the parent writes them in one "
         "exclusive transaction, with the journal out of WAL (in memory, no fsync; "

@@ -3,7 +3,7 @@
     .venv/bin/python bench/hydration.py [--activities 1000000] [--store PATH]
                                         [--rounds 15] [--per-round 20] [--write]
 
-Builds the demo store (``activityfeed.demo.load_demo``: activities *and* their
+Builds the demo store (``activityfeed.demo.load.load_demo``: activities *and* their
 associated records) in a temporary directory, or reuses ``--store`` when it
 already holds the demo, then times ``ActivityService.list_page`` for the main
 team (query, page, hydration and rendering of the whole response body; no
@@ -44,11 +44,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activityfeed.bodies import Limits
-from activityfeed.demo import load_demo
-from activityfeed.hydrate import Hydrator, NoDynamicData, RecordHydrator
-from activityfeed.records import Registry, load_registry
+from activityfeed.demo.load import load_demo
+from activityfeed.records.hydrate import Hydrator, NoDynamicData, RecordHydrator
+from activityfeed.records.registry import Registry, load_registry
 from activityfeed.service import ActivityService
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 SECTION = "## Hydration: the list page with and without dynamic data (SQLite)"
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from activityfeed.model import ACTIVITY_TYPES
-from activityfeed.storage.postgres_schema import MIGRATIONS
+from activityfeed.storage.postgres.schema import MIGRATIONS
 
 TASKS = 8
 POOL = 4

@@ -4,7 +4,7 @@
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
         [--rounds 11] [--per-round 20]
 
-1. Loads the demo (``activityfeed.demo.load_demo``, as ``activityfeed demo``
+1. Loads the demo (``activityfeed.demo.load.load_demo``, as ``activityfeed demo``
    does: into a store without activities, its fast load) into a fresh SQLite
    file and into a fresh PostgreSQL schema, and reports activities per second
    of each (the activity phase, generation included); with ``--bulk-upsert``
@@ -37,14 +37,14 @@ from urllib.parse import quote
 
 import psycopg
 
-from activityfeed.demo import load_demo
+from activityfeed.demo.load import load_demo
 from activityfeed.query import parse_list_query
 from activityfeed.render import page_json
 from activityfeed.storage import Storage
 from activityfeed.storage.copying import copy_store, endpoint_for
-from activityfeed.storage.postgres import PostgresStorage
-from activityfeed.storage.postgres_bulk import FreshLoad
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.postgres.store import PostgresStorage
+from activityfeed.storage.postgres.bulk import FreshLoad
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 INDEX_BUILDS: list[float] = []  # seconds of each fresh load's index builds, in order
 

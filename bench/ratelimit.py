@@ -35,11 +35,11 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from activityfeed.cli import new_key
+from activityfeed.cli.main import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityInput, ApiKey
-from activityfeed.ratelimit import Backend, RateLimiter
-from activityfeed.ratelimit_backends import RedisBackend, SharedFileBackend
+from activityfeed.ratelimit.policy import Backend, RateLimiter
+from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
 

@@ -46,7 +46,7 @@ def cli(*args: str) -> str:
 
 def demo_total(largest: int, teams: int = 4) -> int:
     """How many demo activities in all give the largest team ``largest`` of them."""
-    from activityfeed.demo_world import team_shares
+    from activityfeed.demo.world import team_shares
 
     total = largest
     while team_shares(total, teams)[0] < largest:

@@ -11,12 +11,12 @@ import orjson
 import psycopg
 from click.testing import CliRunner, Result
 
-from activityfeed.cli import main, new_key
+from activityfeed.cli.main import main, new_key
 from activityfeed.model import ActivityChanges, ActivityInput
 from activityfeed.query import parse_list_query
 from activityfeed.storage import Storage, open_storage
 from activityfeed.storage.copying import copy_store, endpoint_for
-from activityfeed.storage.postgres import split_url
+from activityfeed.storage.postgres.store import split_url
 
 
 async def _with(url: str, work: Any) -> Any:

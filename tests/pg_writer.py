@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from activityfeed.model import ActivityChanges, ActivityInput
-from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.postgres.store import PostgresStorage
 
 
 async def write(url: str, team_id: int, writer: int, operations: int) -> list[str]:

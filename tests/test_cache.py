@@ -15,7 +15,7 @@ from activityfeed.auth import key_prefix
 from activityfeed.cache import BoundedCache, GenerationCache
 from activityfeed.query import parse_list_query
 from activityfeed.settings import Settings
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 from conftest import Keys
 from querygen import Pools, encodings, queries
 

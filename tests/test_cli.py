@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
-from activityfeed.cli import main
+from activityfeed.cli.main import main
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 

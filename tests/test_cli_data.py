@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from activityfeed import cli_data
-from activityfeed.cli import main
+from activityfeed.cli import data as cli_data
+from activityfeed.cli.main import main
 from activityfeed.client import Client
 from sdk_support import LiveServer
 

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from activityfeed.client import Client
 from activityfeed.http.app import create_app
-from activityfeed.ratelimit import FakeClock
-from activityfeed.ratelimit_backends import build_rate_limiter
+from activityfeed.ratelimit.policy import FakeClock
+from activityfeed.ratelimit.backends import build_rate_limiter
 from activityfeed.settings import Settings
 from conftest import Keys
 from sdk_support import AppBridge

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 import pg_support
 from activityfeed.auth import hash_key
-from activityfeed.cli import main
+from activityfeed.cli.main import main
 from activityfeed.storage import Storage
 from copy_support import copy, fill, fingerprint, interrupt_copy, run_copy, snapshot, with_store
 

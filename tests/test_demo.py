@@ -13,13 +13,13 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from activityfeed.cli import main
-from activityfeed.demo import load_demo
-from activityfeed.demo_stream import RESOURCES, References, activity_stream
-from activityfeed.demo_world import TEAM_NAMES, build_world, salesforce_id, team_shares
+from activityfeed.cli.main import main
+from activityfeed.demo.load import load_demo
+from activityfeed.demo.stream import RESOURCES, References, activity_stream
+from activityfeed.demo.world import TEAM_NAMES, build_world, salesforce_id, team_shares
 from activityfeed.model import ACTIVITY_TYPES, ActivityInput
 from activityfeed.query import parse_list_query
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 
 def generate(activities: int, seed: int = 42, index: int = 0) -> list[ActivityInput]:

@@ -1,6 +1,6 @@
 """The demo's fast load into a fresh SQLite store stores what the bulk endpoint would.
 
-The fast path (``activityfeed.demo_fast`` writing through
+The fast path (``activityfeed.demo.fast`` writing through
 ``SQLiteStorage.fresh_load``) is compared, table by table and byte for byte,
 with the same demo sent batch by batch to ``POST /v2/activity_histories/bulk``,
 with the wall clock frozen so that both runs stamp the same ``updated_at``.
@@ -17,16 +17,16 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.cli import new_key
-from activityfeed.demo import load_demo
-from activityfeed.demo_fast import ProducerFailed, TeamPlan, load_fresh
-from activityfeed.demo_stream import References, activity_stream
-from activityfeed.demo_world import build_world, team_shares
+from activityfeed.cli.main import new_key
+from activityfeed.demo.load import load_demo
+from activityfeed.demo.fast import ProducerFailed, TeamPlan, load_fresh
+from activityfeed.demo.stream import References, activity_stream
+from activityfeed.demo.world import build_world, team_shares
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityInput, resource_id_value
 from activityfeed.settings import Settings
 from activityfeed.storage import writes
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 from activityfeed.timestamps import format_timestamp
 
 FROZEN_US = 1_790_000_000_123_456
@@ -36,7 +36,7 @@ SEED, ACTIVITIES, TEAMS, BATCH = 11, 3_500, 3, 1_000
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every store stamps ``FROZEN_US`` as "now" (the clock then counts on by 1 µs)."""
-    for module in ("activityfeed.storage.sqlite", "activityfeed.storage.sqlite_bulk"):
+    for module in ("activityfeed.storage.sqlite.store", "activityfeed.storage.sqlite.bulk"):
         monkeypatch.setattr(f"{module}.now_us", lambda: FROZEN_US)
 
 
@@ -137,7 +137,7 @@ def test_fast_load_stores_what_the_bulk_endpoint_stores(
         calls.append(args)
         return load_fresh(*args)
 
-    monkeypatch.setattr("activityfeed.demo.load_fresh", spy)
+    monkeypatch.setattr("activityfeed.demo.load.load_fresh", spy)
     report = fast_store(tmp_path / "fast.db")
     assert len(calls) == 1  # the fast path, not the bulk upsert
     assert (report.created, report.updated, report.unchanged) == (ACTIVITIES, 0, 0)

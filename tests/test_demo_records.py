@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from activityfeed.demo_records import MAKERS, load_team_records, team_records
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.demo.records import MAKERS, load_team_records, team_records
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 
 @dataclass(frozen=True)

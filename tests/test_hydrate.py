@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.hydrate import RecordHydrator
-from activityfeed.records import Registry
+from activityfeed.records.hydrate import RecordHydrator
+from activityfeed.records.registry import Registry
 from activityfeed.storage.base import Row
 
 LIST = "/v2/activity_histories"

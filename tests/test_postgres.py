@@ -20,8 +20,8 @@ import pytest
 import pg_support
 from activityfeed.model import ActivityInput
 from activityfeed.query import parse_list_query
-from activityfeed.storage.postgres import PostgresStorage, list_sql
-from activityfeed.storage.postgres_schema import MIGRATIONS, PARTITIONS
+from activityfeed.storage.postgres.store import PostgresStorage, list_sql
+from activityfeed.storage.postgres.schema import MIGRATIONS, PARTITIONS
 from pg_cluster import free_port as pg_cluster_free_port
 
 pytestmark = pytest.mark.postgres
@@ -283,7 +283,7 @@ def test_url_parameters_of_the_store_are_validated() -> None:
 def test_migrate_command_creates_the_schema(pg_url: str, fresh_url: str) -> None:
     from click.testing import CliRunner
 
-    from activityfeed.cli import main
+    from activityfeed.cli.main import main
 
     result = CliRunner().invoke(main, ["migrate", "--database-url", fresh_url])
     assert result.exit_code == 0, result.output
@@ -302,7 +302,7 @@ def test_migrate_command_creates_the_schema(pg_url: str, fresh_url: str) -> None
 def test_unreachable_database_is_a_clear_cli_error() -> None:
     from click.testing import CliRunner
 
-    from activityfeed.cli import main
+    from activityfeed.cli.main import main
 
     port = pg_cluster_free_port()
     url = f"postgresql://postgres@127.0.0.1:{port}/none?connect_timeout=1"

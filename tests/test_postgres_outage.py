@@ -25,7 +25,7 @@ import pg_cluster
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable
-from activityfeed.storage.postgres import PostgresStorage
+from activityfeed.storage.postgres.store import PostgresStorage
 from conftest import Keys, need_service
 from sdk_support import live_server
 from tcp_proxy import TcpProxy

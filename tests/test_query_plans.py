@@ -20,7 +20,7 @@ import pytest
 from activityfeed.model import ACTIVITY_TYPES, RESOURCE_TYPES, ActivityInput
 from activityfeed.query import ListQuery, parse_list_query
 from activityfeed.storage.sqlbuild import page_sql
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 TEAM = 1
 GUIDS = [f"00000000-0000-4000-8000-{i:012d}" for i in range(20)]

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from activityfeed.bodies import Limits
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ
-from activityfeed.ratelimit import UNLIMITED_REMAINING, FakeClock, page_of, request_cost
-from activityfeed.ratelimit_backends import build_rate_limiter
+from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, FakeClock, page_of, request_cost
+from activityfeed.ratelimit.backends import build_rate_limiter
 from activityfeed.settings import Settings
 from conftest import Keys
 
@@ -227,7 +227,7 @@ def test_global_zero_turns_rate_limiting_off(client: TestClient, keys: Keys) -> 
 
 def test_a_page_costs_what_the_list_endpoint_reads_it_as() -> None:
     # The list endpoint reads leading zeros as harmless: so does the cost.
-    from activityfeed.ratelimit import request_cost
+    from activityfeed.ratelimit.policy import request_cost
 
     padded = b"page=" + b"0" * 20 + b"401"
     assert request_cost("GET", "/v2/activity_histories", padded) == 10

@@ -12,14 +12,14 @@ import pytest
 
 from activityfeed.errors import RateLimited, Unavailable
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit import (
+from activityfeed.ratelimit.policy import (
     BackendBusy,
     BackendUnavailable,
     Decision,
     FakeClock,
     RateLimiter,
 )
-from activityfeed.ratelimit_backends import SharedFileBackend
+from activityfeed.ratelimit.backends import SharedFileBackend
 
 
 def opened(path: Path | None, slots: int = 64) -> SharedFileBackend:
@@ -75,7 +75,7 @@ def test_in_memory_table_for_an_in_memory_store() -> None:
 WORKER = textwrap.dedent(
     """
     import os, sys, time
-    from activityfeed.ratelimit_backends import SharedFileBackend
+    from activityfeed.ratelimit.backends import SharedFileBackend
     backend = SharedFileBackend(sys.argv[1])
     backend.open_sync()
     print("ready", flush=True)

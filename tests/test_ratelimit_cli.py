@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from activityfeed.cli import main
+from activityfeed.cli.main import main
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit_backends import (
+from activityfeed.ratelimit.backends import (
     build_rate_limiter,
     describe,
     rate_limit_env,

@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 
 from activityfeed.http.app import create_app
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit import BackendBusy, FakeClock, RateLimiter
-from activityfeed.ratelimit_backends import RedisBackend, SharedFileBackend, build_rate_limiter
+from activityfeed.ratelimit.policy import BackendBusy, FakeClock, RateLimiter
+from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend, build_rate_limiter
 from activityfeed.settings import Settings
 from conftest import Keys, need_service
 from redis_service import redis_test_url

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from activityfeed.bodies import Limits
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
-from activityfeed.records import DEFAULT_RESOURCES, RecordsConfigError, load_registry
+from activityfeed.records.registry import DEFAULT_RESOURCES, RecordsConfigError, load_registry
 from activityfeed.settings import Settings
 from conftest import Keys
 
@@ -313,7 +313,7 @@ def test_a_missing_file_and_bad_variables_are_clear_errors(tmp_path: Path) -> No
 def test_serve_refuses_to_start_with_a_bad_records_config(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from activityfeed.cli import main
+    from activityfeed.cli.main import main
 
     result = CliRunner().invoke(
         main,

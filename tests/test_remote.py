@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.remote import CircuitBreaker
+from activityfeed.records.remote import CircuitBreaker
 from activityfeed.settings import Settings
 
 LIST = "/v2/activity_histories"

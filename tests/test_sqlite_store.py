@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 from sdk_support import make_key
 from serve_process import Server
 

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from activityfeed.errors import RETRY_AFTER_UNAVAILABLE
 from activityfeed.http.app import create_app
 from activityfeed.http.errors import OutageLog
-from activityfeed.ratelimit import BackendUnavailable, FakeClock, RateLimiter
+from activityfeed.ratelimit.policy import BackendUnavailable, FakeClock, RateLimiter
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable, open_storage
 from conftest import Keys
@@ -153,7 +153,7 @@ def test_fail_closed_rate_limiting_503_has_retry_after_and_rate_limit_headers(
 ) -> None:
     settings = Settings(database_url=store_url, rate_limit_per_minute=600)
     limiter = RateLimiter(600, DownBackend(), fail_closed=True)
-    caplog.set_level(logging.ERROR, logger="activityfeed.ratelimit")
+    caplog.set_level(logging.ERROR, logger="activityfeed.ratelimit.policy")
     with TestClient(create_app(settings, limiter=limiter)) as client:
         response = client.get(LIST, headers=Keys(client).headers("acme"))
     assert_503(response)

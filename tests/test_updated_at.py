@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.cli import new_key
+from activityfeed.cli.main import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityChanges, ActivityInput
 from activityfeed.settings import Settings
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 from activityfeed.timestamps import format_timestamp, now_us, parse_timestamp
 
 LIST = "/v2/activity_histories"

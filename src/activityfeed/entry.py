@@ -35,6 +35,6 @@ def main() -> None:
     if missing:
         sys.stderr.write(MISSING_EXTRA.format(missing=", ".join(missing)))
         raise SystemExit(1)
-    from activityfeed.cli import main as cli_main
+    from activityfeed.cli.main import main as cli_main
 
     cli_main()

@@ -41,7 +41,7 @@ class Settings:
     # Bytes all the exact caches of a worker may hold (cache.py); 0 turns them off.
     cache_bytes: int = 64 * 1024 * 1024
     records_config: str | None = None
-    # ACTIVITYFEED_RECORDS_* variables without that prefix (activityfeed.records).
+    # ACTIVITYFEED_RECORDS_* variables without that prefix (activityfeed.records.registry).
     records_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod

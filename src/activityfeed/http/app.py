@@ -21,12 +21,12 @@ from activityfeed.http import docs, records
 from activityfeed.http.errors import OutageLog, as_api_error, error_response, handle
 from activityfeed.http.headers import SecurityHeaders, is_api_path
 from activityfeed.http.methods import HeadWithoutBody, Resource, scope_for
-from activityfeed.hydrate import RecordHydrator
+from activityfeed.records.hydrate import RecordHydrator
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit import RateLimiter
-from activityfeed.ratelimit_backends import build_rate_limiter
-from activityfeed.record_service import RecordService
-from activityfeed.records import load_registry
+from activityfeed.ratelimit.policy import RateLimiter
+from activityfeed.ratelimit.backends import build_rate_limiter
+from activityfeed.records.service import RecordService
+from activityfeed.records.registry import load_registry
 from activityfeed.render import json_bytes
 from activityfeed.service import ActivityService
 from activityfeed.settings import Settings

@@ -3,7 +3,7 @@
 The auth middleware has already checked the key and its scope by method
 (read for ``GET`` and ``HEAD``, write for ``PUT``/``DELETE``); these handlers,
 one per method, only hand the team, path and body to
-:class:`~activityfeed.record_service.RecordService`.
+:class:`~activityfeed.records.service.RecordService`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.routing import Route
 from activityfeed.bodies import decode_json
 from activityfeed.http.methods import Resource
 from activityfeed.model import ApiKey
-from activityfeed.record_service import RecordService
+from activityfeed.records.service import RecordService
 from activityfeed.render import json_bytes
 
 JSON = "application/json"

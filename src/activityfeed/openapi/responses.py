@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from activityfeed.openapi.schemas import Schema, ref
-from activityfeed.ratelimit import UNLIMITED_REMAINING
+from activityfeed.ratelimit.policy import UNLIMITED_REMAINING
 
 
 def header_ref(name: str) -> Schema:

@@ -35,11 +35,11 @@ def open_storage(url: str, *, timeout: float | None = None) -> Storage:
     loads, waits as long as the work takes.
     """
     if url.startswith("sqlite:"):
-        from activityfeed.storage.sqlite import SQLiteStorage
+        from activityfeed.storage.sqlite.store import SQLiteStorage
 
         return SQLiteStorage.from_url(url, timeout=timeout)
     if url.startswith(("postgresql:", "postgres:")):
-        from activityfeed.storage.postgres import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
+        from activityfeed.storage.postgres.store import PostgresStorage  # type: ignore[import-not-found,unused-ignore]
 
         store: Storage = PostgresStorage.from_url(url, timeout=timeout)
         return store

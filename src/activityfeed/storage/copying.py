@@ -496,16 +496,16 @@ async def _verify(
 
 def endpoint_for(store: Storage) -> Endpoint:
     """The :class:`Endpoint` of an open store."""
-    from activityfeed.storage.sqlite import SQLiteStorage
+    from activityfeed.storage.sqlite.store import SQLiteStorage
 
     if isinstance(store, SQLiteStorage):
-        from activityfeed.storage.copying_sqlite import SQLiteEndpoint
+        from activityfeed.storage.sqlite.copy import SQLiteEndpoint
 
         return SQLiteEndpoint(store)
-    from activityfeed.storage.postgres import PostgresStorage
+    from activityfeed.storage.postgres.store import PostgresStorage
 
     if isinstance(store, PostgresStorage):
-        from activityfeed.storage.copying_postgres import PostgresEndpoint
+        from activityfeed.storage.postgres.copy import PostgresEndpoint
 
         return PostgresEndpoint(store)
     raise ValueError(f"cannot copy a store of type {type(store).__name__}")

@@ -1,10 +1,10 @@
 """The demo's fast load into a PostgreSQL store without activities, on two cores.
 
-The same split as SQLite's (:mod:`activityfeed.demo_fast`): a child process
+The same split as SQLite's (:mod:`activityfeed.demo.fast`): a child process
 makes each team's rows with the bulk upsert's own row building, from the
 ``seq`` and clock the store gives it, while this process streams the batches
 already made into the store's fresh load
-(:class:`~activityfeed.storage.postgres_bulk.FreshLoad`: one ``COPY`` per
+(:class:`~activityfeed.storage.postgres.bulk.FreshLoad`: one ``COPY`` per
 team into the table without its secondary indexes, built at the end). The
 child's next batch is made while the server stores the previous one, and
 batches arrive in order, so the store ends as a load through the bulk upsert
@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from subprocess import Popen
 from typing import Any
 
-from activityfeed.demo_fast import TeamLoaded, TeamPlan, producer, read_frame
-from activityfeed.demo_stream import References
+from activityfeed.demo.fast import TeamLoaded, TeamPlan, producer, read_frame
+from activityfeed.demo.stream import References
 from activityfeed.storage import writes
-from activityfeed.storage.postgres_bulk import FreshLoad
+from activityfeed.storage.postgres.bulk import FreshLoad
 
 _COLUMNS = writes.INSERT_COLUMNS.count(",") + 1
 

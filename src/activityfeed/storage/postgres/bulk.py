@@ -45,7 +45,7 @@ from typing import Any
 import asyncpg
 
 from activityfeed.storage import writes
-from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST, add_counts
+from activityfeed.storage.postgres.writes import INSERT_COLUMN_LIST, add_counts
 from activityfeed.timestamps import now_us
 
 # Kept up during the load: the partial index of pinned activities takes only

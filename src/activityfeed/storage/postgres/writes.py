@@ -131,7 +131,7 @@ async def add_counts(
 
 
 class PostgresWrites:
-    """The activity write methods of :class:`~activityfeed.storage.postgres.PostgresStorage`."""
+    """The activity write methods of :class:`~activityfeed.storage.postgres.store.PostgresStorage`."""
 
     # Provided by PostgresStorage.
     def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:

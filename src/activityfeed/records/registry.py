@@ -2,7 +2,7 @@
 
 A key ``<name>_id`` of ``static_data`` is a reference when ``<name>`` is in the
 registry. Each name is served either by the service's own store (``local``)
-or by a remote HTTP service (``remote``, see :mod:`activityfeed.remote`).
+or by a remote HTTP service (``remote``, see :mod:`activityfeed.records.remote`).
 
 The registry starts from :data:`DEFAULT_RESOURCES`, all local, then applies a
 TOML file (``ACTIVITYFEED_RECORDS_CONFIG``), then ``ACTIVITYFEED_RECORDS_*``

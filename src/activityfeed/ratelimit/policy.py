@@ -44,7 +44,7 @@ from activityfeed.errors import ApiError, RateLimited, Unavailable
 from activityfeed.model import ApiKey
 from activityfeed.query import MAX_INTEGER, integer_value
 
-log = logging.getLogger("activityfeed.ratelimit")
+log = logging.getLogger("activityfeed.ratelimit.policy")
 
 UNLIMITED_REMAINING = 2**31 - 1  # the largest value a client's 32-bit integer holds
 LIST_PATHS = frozenset({"/v2/activity_histories", "/v2/activity_histories.json"})

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from activityfeed.records import Registry
-from activityfeed.remote import CircuitBreaker, RemoteFailure, RemoteSource, new_client
+from activityfeed.records.registry import Registry
+from activityfeed.records.remote import CircuitBreaker, RemoteFailure, RemoteSource, new_client
 from activityfeed.storage.base import Row, Storage, StorageUnavailable
 
-log = logging.getLogger("activityfeed.hydrate")
+log = logging.getLogger("activityfeed.records.hydrate")
 EMPTY = (b"{}", b"[]")
 Ref = tuple[str, str]
 # A loaded record: raw JSON from the store, or an object from a remote source.

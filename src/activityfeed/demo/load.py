@@ -1,7 +1,7 @@
 """``activityfeed demo``: load realistic, deterministic demo data through the bulk path.
 
-The world of each team (:mod:`activityfeed.demo_world`) and what happens in it
-(:mod:`activityfeed.demo_stream`) are pure functions of the seed, the number
+The world of each team (:mod:`activityfeed.demo.world`) and what happens in it
+(:mod:`activityfeed.demo.stream`) are pure functions of the seed, the number
 of activities and the number of teams, and every activity has a fixed id: a
 second run with the same arguments upserts the same activities and reports
 them all unchanged.
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from activityfeed.demo_fast import TeamLoaded, load_fresh, plan_teams
-from activityfeed.demo_records import load_team_records, team_records
-from activityfeed.demo_stream import References, activity_stream
-from activityfeed.demo_world import World, build_world, team_shares
+from activityfeed.demo.fast import TeamLoaded, load_fresh, plan_teams
+from activityfeed.demo.records import load_team_records, team_records
+from activityfeed.demo.stream import References, activity_stream
+from activityfeed.demo.world import World, build_world, team_shares
 from activityfeed.storage import BulkResult, Storage
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 BATCH_SIZE = 10_000  # the bulk endpoint's limit, and the store's sweet spot
 
@@ -53,7 +53,7 @@ class DemoReport:
     activities: int
     teams: tuple[TeamReport, ...] = ()
     seconds: float = 0.0
-    # Associated records written after the activities (activityfeed.demo_records).
+    # Associated records written after the activities (activityfeed.demo.records).
     records: int = 0
     records_seconds: float = 0.0
 
@@ -154,8 +154,8 @@ async def load_demo(
 
     Batches go through the store's bulk upsert, as a client's would; into a
     store without activities, the same rows are made by a child process and
-    written by one fast load (:mod:`activityfeed.demo_fast` for SQLite,
-    :mod:`activityfeed.demo_fast_postgres` for PostgreSQL), unless ``fast``
+    written by one fast load (:mod:`activityfeed.demo.fast` for SQLite,
+    :mod:`activityfeed.demo.fast_postgres` for PostgreSQL), unless ``fast``
     is false. ``progress`` shows a Rich progress bar on stderr.
     """
     shares = team_shares(activities, teams)
@@ -211,7 +211,7 @@ def _load_fresh(
     batch_size: int,
     bar: _Progress,
 ) -> list[TeamReport] | None:
-    """The fast load (:mod:`activityfeed.demo_fast`) when the store is SQLite without activities.
+    """The fast load (:mod:`activityfeed.demo.fast`) when the store is SQLite without activities.
 
     ``None`` when it does not apply: the batches then go through the bulk upsert.
     """
@@ -238,15 +238,15 @@ async def _load_fresh_postgres(
     batch_size: int,
     bar: _Progress,
 ) -> list[TeamReport] | None:
-    """The fast load (:mod:`activityfeed.demo_fast_postgres`) into PostgreSQL without activities."""
+    """The fast load (:mod:`activityfeed.demo.fast_postgres`) into PostgreSQL without activities."""
     # Imported here, as open_storage does: the driver only for a PostgreSQL store.
-    from activityfeed.storage.postgres import PostgresStorage
+    from activityfeed.storage.postgres.store import PostgresStorage
 
     if not isinstance(store, PostgresStorage) or not worlds:
         return None
-    from activityfeed.demo_fast_postgres import load_fresh as load_postgres
-    from activityfeed.demo_fast_postgres import plan_teams as plan_postgres
-    from activityfeed.storage.postgres_bulk import IN_TIME_ORDER, KEPT
+    from activityfeed.demo.fast_postgres import load_fresh as load_postgres
+    from activityfeed.demo.fast_postgres import plan_teams as plan_postgres
+    from activityfeed.storage.postgres.bulk import IN_TIME_ORDER, KEPT
 
     # The demo's rows come in time order: those indexes are kept up as they go.
     async with store.fresh_load(KEPT | IN_TIME_ORDER) as load:

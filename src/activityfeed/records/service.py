@@ -14,7 +14,7 @@ import orjson
 
 from activityfeed.bodies import Limits, object_json
 from activityfeed.errors import ErrorCollector, Invalid, NotFound
-from activityfeed.records import Registry
+from activityfeed.records.registry import Registry
 from activityfeed.storage.base import BulkResult, Storage, StoredRecord
 from activityfeed.timestamps import format_timestamp
 

@@ -2,11 +2,11 @@
 
 Making a row (generating the activity, rendering its stored document and its
 references) costs about as much CPU as SQLite's writing it. So a child process
-runs the generator (:func:`activityfeed.demo_stream.activity_stream`) and the
+runs the generator (:func:`activityfeed.demo.stream.activity_stream`) and the
 bulk upsert's own row building (:func:`activityfeed.storage.writes.new_rows`),
 with the ``seq`` and clock the store gives it, while this process writes the
 batches it has already made through a
-:class:`~activityfeed.storage.sqlite_bulk.FreshLoad`. Batches arrive in order,
+:class:`~activityfeed.storage.sqlite.bulk.FreshLoad`. Batches arrive in order,
 so the store ends exactly as a load through the bulk upsert would leave it.
 
 The child is started with ``spawn``: it imports only what it needs and shares
@@ -29,10 +29,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from activityfeed.demo_stream import References, activity_stream
-from activityfeed.demo_world import build_world
+from activityfeed.demo.stream import References, activity_stream
+from activityfeed.demo.world import build_world
 from activityfeed.storage import writes
-from activityfeed.storage.sqlite_bulk import FreshLoad
+from activityfeed.storage.sqlite.bulk import FreshLoad
 
 # Batches made ahead of the writer: enough to keep both cores busy, and a bound
 # on memory (a batch of 10,000 rows is a few MB).
@@ -153,7 +153,7 @@ def producer(
     raised as :class:`ProducerFailed`) when it ends, killed when it raises.
     """
     child = subprocess.Popen(
-        [sys.executable, "-c", "from activityfeed.demo_fast import child_main; child_main()"],
+        [sys.executable, "-c", "from activityfeed.demo.fast import child_main; child_main()"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 Everything here is a pure, seeded function of ``(seed, team index, activities)``:
 the same arguments give the same world, so rerunning ``activityfeed demo``
 upserts the same activities and changes nothing. The activity stream that
-happens in this world is :mod:`activityfeed.demo_stream`.
+happens in this world is :mod:`activityfeed.demo.stream`.
 """
 
 from __future__ import annotations

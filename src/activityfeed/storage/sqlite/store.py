@@ -40,9 +40,9 @@ from activityfeed.storage.sqlbuild import (
     page_sql,
     where_for,
 )
-from activityfeed.storage.sqlite_bulk import FreshLoad, fresh_load
-from activityfeed.storage.sqlite_records import SQLiteRecords
-from activityfeed.storage.sqlite_schema import MIGRATIONS
+from activityfeed.storage.sqlite.bulk import FreshLoad, fresh_load
+from activityfeed.storage.sqlite.records import SQLiteRecords
+from activityfeed.storage.sqlite.schema import MIGRATIONS
 from activityfeed.timestamps import now_us
 
 T = TypeVar("T")
@@ -632,7 +632,7 @@ class SQLiteStorage(SQLiteRecords):
     def fresh_load(self) -> Iterator[FreshLoad | None]:
         """A fast load on the calling thread when the store has no activities, else ``None``.
 
-        See :mod:`activityfeed.storage.sqlite_bulk`. The read connection is
+        See :mod:`activityfeed.storage.sqlite.bulk`. The read connection is
         closed meanwhile, so that the journal may leave WAL for the load.
         """
         conn = self._writer

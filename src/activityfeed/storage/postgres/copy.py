@@ -23,8 +23,8 @@ from activityfeed.storage.copying import (
     TargetTeam,
     TeamState,
 )
-from activityfeed.storage.postgres import UNAVAILABLE, PostgresStorage
-from activityfeed.storage.postgres_writes import INSERT_COLUMN_LIST
+from activityfeed.storage.postgres.store import UNAVAILABLE, PostgresStorage
+from activityfeed.storage.postgres.writes import INSERT_COLUMN_LIST
 
 
 async def read_state(conn: asyncpg.Connection) -> TargetState:

@@ -1,6 +1,6 @@
 """Associated records in the PostgreSQL store (contract, section 4).
 
-A mixin of :class:`~activityfeed.storage.postgres.PostgresStorage`: records
+A mixin of :class:`~activityfeed.storage.postgres.store.PostgresStorage`: records
 live in ``associated_records``, keyed by ``(team_id, resource, id)``; a batch
 read is one query with the ids as one array parameter.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from activityfeed.storage.base import BulkResult, StoredRecord
-from activityfeed.storage.postgres_writes import CUSTOM_PLANS
+from activityfeed.storage.postgres.writes import CUSTOM_PLANS
 from activityfeed.timestamps import now_us
 
 _COLUMNS = "resource, id, attributes, created_at, updated_at"

@@ -14,11 +14,11 @@ import click
 
 from activityfeed import __version__
 from activityfeed.auth import generate_key, hash_key, key_prefix
-from activityfeed.cli_copy import copy_command
-from activityfeed.cli_data import activities, export_command, import_command
+from activityfeed.cli.copy import copy_command
+from activityfeed.cli.data import activities, export_command, import_command
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
-from activityfeed.ratelimit_backends import describe as describe_rate_limit
-from activityfeed.ratelimit_backends import rate_limit_env
+from activityfeed.ratelimit.backends import describe as describe_rate_limit
+from activityfeed.ratelimit.backends import rate_limit_env
 from activityfeed.settings import Settings
 from activityfeed.storage import Storage, StorageRefused, StorageUnavailable, open_storage
 from activityfeed.timestamps import format_timestamp
@@ -199,7 +199,7 @@ def run_server(
     import uvicorn
 
     open_at_boot(settings.database_url, wait_for_db)  # migrate once, up front
-    from activityfeed.records import RecordsConfigError, load_registry
+    from activityfeed.records.registry import RecordsConfigError, load_registry
 
     try:  # a bad records config stops here with its message, not in every worker
         load_registry(settings.records_config, settings.records_env)
@@ -354,7 +354,7 @@ def demo(
 
     Rerunning with the same options changes nothing.
     """
-    from activityfeed.demo import load_demo
+    from activityfeed.demo.load import load_demo
 
     settings = settings_for(database_url)
 

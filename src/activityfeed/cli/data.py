@@ -20,7 +20,7 @@ from rich.table import Table
 
 from activityfeed.client import ApiError, Client, TransportError
 from activityfeed.client.models import BulkResult, parse_time
-from activityfeed.transfer import (
+from activityfeed.cli.transfer import (
     FORMATS,
     BadRecord,
     CsvExport,

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
-from activityfeed.records import RemoteSpec
+from activityfeed.records.registry import RemoteSpec
 
-log = logging.getLogger("activityfeed.remote")
+log = logging.getLogger("activityfeed.records.remote")
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 

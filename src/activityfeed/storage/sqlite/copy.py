@@ -18,7 +18,7 @@ from activityfeed.storage.copying import (
     TargetTeam,
     TeamState,
 )
-from activityfeed.storage.sqlite import SQLiteStorage
+from activityfeed.storage.sqlite.store import SQLiteStorage
 
 
 def read_state(conn: sqlite3.Connection) -> TargetState:

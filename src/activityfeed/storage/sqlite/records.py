@@ -1,6 +1,6 @@
 """Associated records in the SQLite store (contract, section 4).
 
-A mixin of :class:`~activityfeed.storage.sqlite.SQLiteStorage`: records live
+A mixin of :class:`~activityfeed.storage.sqlite.store.SQLiteStorage`: records live
 in ``associated_records``, keyed by ``(team_id, resource, id)`` through a
 unique index, so a batch read is one index probe per id.
 """

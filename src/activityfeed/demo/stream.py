@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from activityfeed.demo_world import World
+from activityfeed.demo.world import World
 from activityfeed.model import ActivityInput
 
 DEMO_START = date(2022, 1, 3)

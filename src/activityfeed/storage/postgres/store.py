@@ -47,10 +47,10 @@ from activityfeed.storage.base import (
     StorageUnavailable,
     api_key,
 )
-from activityfeed.storage.postgres_bulk import KEPT, FreshLoad, fresh_load
-from activityfeed.storage.postgres_records import PostgresRecords
-from activityfeed.storage.postgres_schema import MIGRATIONS
-from activityfeed.storage.postgres_writes import PostgresWrites
+from activityfeed.storage.postgres.bulk import KEPT, FreshLoad, fresh_load
+from activityfeed.storage.postgres.records import PostgresRecords
+from activityfeed.storage.postgres.schema import MIGRATIONS
+from activityfeed.storage.postgres.writes import PostgresWrites
 from activityfeed.storage.sqlbuild import (
     counted_pairs,
     counts_table_applies,
@@ -326,7 +326,7 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
     ) -> AbstractAsyncContextManager[FreshLoad | None]:
         """A fast load of the activities when the store has none, else ``None``.
 
-        See :mod:`activityfeed.storage.postgres_bulk`: one transaction, the
+        See :mod:`activityfeed.storage.postgres.bulk`: one transaction, the
         secondary indexes but those named in ``keep`` built at the end,
         committed when the block ends.
         """

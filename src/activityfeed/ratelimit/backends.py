@@ -26,7 +26,7 @@ import struct
 import tempfile
 from typing import Any
 
-from activityfeed.ratelimit import Backend, BackendBusy, BackendUnavailable, Clock, RateLimiter
+from activityfeed.ratelimit.policy import Backend, BackendBusy, BackendUnavailable, Clock, RateLimiter
 from activityfeed.settings import Settings
 
 _MAGIC = b"AFRLv001"
@@ -36,7 +36,7 @@ _HEADER_SIZE = 64
 DEFAULT_SLOTS = 1 << 14  # distinct teams per minute per machine: 384 KiB of file
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing spreads consecutive team ids
-log = logging.getLogger("activityfeed.ratelimit")
+log = logging.getLogger("activityfeed.ratelimit.policy")
 
 
 class SharedFileBackend:
@@ -351,7 +351,7 @@ def shared_file_path(database_url: str) -> str | None:
     workers (``ACTIVITYFEED_RATE_LIMIT_FILE``).
     """
     if database_url.startswith("sqlite:"):
-        from activityfeed.storage.sqlite import path_from_url
+        from activityfeed.storage.sqlite.store import path_from_url
 
         path = path_from_url(database_url)
         if path == ":memory:" or path.startswith("file::memory:"):
