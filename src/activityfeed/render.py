@@ -8,8 +8,11 @@ from typing import Any
 import orjson
 
 from activityfeed.query import ListQuery
-from activityfeed.storage.base import ListResult
+from activityfeed.storage.base import BulkResult, ListResult
 
+# The dynamic part of an activity that references no record, as JSON:
+# ``dynamic_data`` and ``failed_dynamic_resources``. The hydrator gives it to
+# such a row of a page, and an activity rendered without hydration gets it.
 EMPTY_DYNAMIC = (b"{}", b"[]")
 
 
@@ -68,6 +71,12 @@ def page_json(
         + b",".join(items)
         + b"]}"
     )
+
+
+def bulk_result_json(result: BulkResult) -> bytes:
+    """What a bulk write did (activities or records): ``{"data": {"created": ..}}``."""
+    data = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+    return orjson.dumps({"data": data})
 
 
 def json_bytes(value: Any) -> bytes:

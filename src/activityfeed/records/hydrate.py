@@ -22,10 +22,10 @@ import orjson
 
 from activityfeed.records.registry import Registry
 from activityfeed.records.remote import CircuitBreaker, RemoteFailure, RemoteSource, new_client
+from activityfeed.render import EMPTY_DYNAMIC
 from activityfeed.storage.base import Row, Storage, StorageUnavailable
 
 log = logging.getLogger("activityfeed.records.hydrate")
-EMPTY = (b"{}", b"[]")
 Ref = tuple[str, str]
 # A loaded record: raw JSON from the store, or an object from a remote source.
 Loaded = bytes | dict[str, Any]
@@ -110,7 +110,7 @@ class RecordHydrator:
             return None
         loaded = await self._load(team_id, {name: list(ids) for name, ids in wanted.items()})
         parsed: dict[Ref, dict[str, Any]] = {}
-        return [EMPTY if refs is None else _merge(refs, loaded, parsed) for refs in per_row]
+        return [EMPTY_DYNAMIC if refs is None else _merge(refs, loaded, parsed) for refs in per_row]
 
     async def _load(
         self, team_id: int, wanted: dict[str, list[str]]
