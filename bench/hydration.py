@@ -43,11 +43,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from activityfeed.bodies import Limits
 from activityfeed.demo.load import load_demo
 from activityfeed.records.hydrate import Hydrator, NoDynamicData, RecordHydrator
 from activityfeed.records.registry import Registry, load_registry
 from activityfeed.service import ActivityService
+from activityfeed.settings import Limits
 from activityfeed.storage.sqlite.store import SQLiteStorage
 
 SECTION = "## Hydration: the list page with and without dynamic data (SQLite)"

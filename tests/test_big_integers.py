@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import BigInteger, Limits, decode_json, decode_ndjson, parse_one
+from activityfeed.bodies import BigInteger, decode_json, decode_ndjson, parse_one
 from activityfeed.errors import Invalid
+from activityfeed.settings import Limits
 
 LIST = "/v2/activity_histories"
 RECORDS = "/v2/associated_records"

@@ -8,7 +8,6 @@ import orjson
 import pytest
 
 from activityfeed.bodies import (
-    Limits,
     decode_json,
     decode_ndjson,
     parse_bulk,
@@ -17,6 +16,7 @@ from activityfeed.bodies import (
 )
 from activityfeed.errors import Invalid
 from activityfeed.model import ActivityInput
+from activityfeed.settings import Limits
 
 LIMITS = Limits()
 MIDNIGHT_2019 = 1_546_300_800_000_000

@@ -18,10 +18,9 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import Limits
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
-from activityfeed.settings import Settings
+from activityfeed.settings import Limits, Settings
 from conftest import Keys
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

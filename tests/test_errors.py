@@ -12,10 +12,9 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import Limits
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
-from activityfeed.settings import Settings
+from activityfeed.settings import Limits, Settings
 from conftest import Keys
 
 LIST = "/v2/activity_histories"

@@ -14,11 +14,10 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import Limits
 from activityfeed.errors import Invalid
 from activityfeed.openapi import openapi_document, render_docs_html
 from activityfeed.query import ListQuery, parse_list_query
-from activityfeed.settings import Settings
+from activityfeed.settings import Limits, Settings
 from conftest import Keys
 from sdk_support import live_server
 

@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from activityfeed.bodies import Limits
-from activityfeed.settings import Settings
+from activityfeed.settings import Limits, Settings
 from sdk_support import LiveServer, live_server
 
 KIB = 1024

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import Limits
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ
-from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, FakeClock, page_of, request_cost
 from activityfeed.ratelimit.backends import build_rate_limiter
-from activityfeed.settings import Settings
+from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, FakeClock, page_of, request_cost
+from activityfeed.settings import Limits, Settings
 from conftest import Keys
 
 LIST = "/v2/activity_histories"

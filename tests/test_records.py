@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import Limits
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
 from activityfeed.records.registry import DEFAULT_RESOURCES, RecordsConfigError, load_registry
-from activityfeed.settings import Settings
+from activityfeed.settings import Limits, Settings
 from conftest import Keys
 
 BASE = "/v2/associated_records"

@@ -11,7 +11,6 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,6 +23,7 @@ from activityfeed.model import (
     ActivityChanges,
     ActivityInput,
 )
+from activityfeed.settings import Limits
 from activityfeed.timestamps import TimestampError, parse_timestamp
 
 # Fields of the activity object that a client may send back but never sets.
@@ -33,17 +33,6 @@ UPDATE_FIELDS = frozenset({"occurred_at", "user_guid", "tags", "static_data", "p
 # An id's part after "{type}-": characters that need no escaping in a URL path.
 _ID_SUFFIX = re.compile(r"[A-Za-z0-9._~-]{1,200}")
 _INT64 = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Limits on a body (contract, section 3), configurable."""
-
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_static_data_bytes: int = 64 * 1024
-    max_tags: int = 50
-    max_tag_length: int = 100
-    max_bulk_items: int = 10_000
 
 
 class BigInteger:

@@ -13,12 +13,13 @@ import orjson
 
 from activityfeed import render
 from activityfeed.auth import bearer_token, check_key, hash_key
-from activityfeed.bodies import Limits, parse_bulk, parse_one, parse_update
+from activityfeed.bodies import parse_bulk, parse_one, parse_update
 from activityfeed.cache import ENTRY_OVERHEAD, BoundedCache, GenerationCache
 from activityfeed.errors import Invalid, NotFound
-from activityfeed.records.hydrate import Hydrator, NoDynamicData
 from activityfeed.model import ApiKey
 from activityfeed.query import ListQuery, parse_list_query
+from activityfeed.records.hydrate import Hydrator, NoDynamicData
+from activityfeed.settings import Limits
 from activityfeed.storage.base import BulkResult, DuplicateId, Row, Storage
 
 

@@ -7,10 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from activityfeed.bodies import Limits
-
 DEFAULT_DATABASE_URL = "sqlite:///activityfeed.db"
 ENV_PREFIX = "ACTIVITYFEED_"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Limits on a write body (contract, section 3), configurable; ``bodies`` applies them."""
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_static_data_bytes: int = 64 * 1024
+    max_tags: int = 50
+    max_tag_length: int = 100
+    max_bulk_items: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +39,7 @@ class Settings:
     redis_url: str | None = None
     redis_key_prefix: str = "activityfeed:"
     rate_limit_fail_closed: bool = False
-    # The machine-local counter file (ratelimit_backends.shared_file_path when unset);
+    # The machine-local counter file (ratelimit.factory.shared_file_path when unset);
     # serve hands the one it chose to its workers.
     rate_limit_file: str | None = None
     dynamic_data_deadline_ms: int = 250

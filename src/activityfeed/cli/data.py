@@ -7,6 +7,7 @@ with ``--base-url``/``ACTIVITYFEED_BASE_URL`` and ``--api-key``/
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -18,8 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from activityfeed.client import ApiError, Client, TransportError
-from activityfeed.client.models import BulkResult, parse_time
+from activityfeed.bodies import parse_bulk
 from activityfeed.cli.transfer import (
     FORMATS,
     BadRecord,
@@ -30,8 +30,13 @@ from activityfeed.cli.transfer import (
     ndjson_line,
     read_records,
     renumber_errors,
-    without_secrets,
 )
+from activityfeed.client import ApiError, Client, TransportError
+from activityfeed.client.models import BulkResult, parse_time
+from activityfeed.errors import Invalid
+from activityfeed.settings import Settings
+from activityfeed.storage import StorageUnavailable, open_storage
+from activityfeed.urls import without_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
 TIME_OPTIONS = [
@@ -358,11 +363,6 @@ class _StoreSink(_Sink):
     """Batches straight into a store, validated as the bulk endpoint validates them."""
 
     def __init__(self, database_url: str, team: str) -> None:
-        import asyncio
-
-        from activityfeed.settings import Settings
-        from activityfeed.storage import StorageUnavailable, open_storage
-
         self.runner = asyncio.Runner()
         settings = Settings.from_env(database_url=database_url)
         self.limits = settings.limits
@@ -375,9 +375,6 @@ class _StoreSink(_Sink):
             raise click.ClickException(str(exc)) from exc
 
     def send(self, batch: list[dict[str, Any]]) -> BulkResult:
-        from activityfeed.bodies import parse_bulk
-        from activityfeed.errors import Invalid
-
         try:
             items = parse_bulk(batch, self.limits)
         except Invalid as exc:

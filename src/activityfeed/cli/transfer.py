@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from activityfeed.client.models import Activity
 from activityfeed.fields import INPUT_FIELDS
@@ -41,8 +40,6 @@ CSV_COLUMNS = (
 _JSON_COLUMNS = frozenset({"tags", "static_data", "dynamic_data", "failed_dynamic_resources"})
 FORMATS = ("ndjson", "csv")
 _INDEX = re.compile(r"^\[(\d+)\]")
-# Query parameters of a database URL that carry a secret (libpq's names).
-_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 def detect_format(path: str, given: str | None = None) -> str:
@@ -158,24 +155,6 @@ def renumber_errors(errors: Mapping[str, Iterable[str]], first: int) -> dict[str
     return renamed
 
 
-def without_secrets(url: str) -> str:
-    """``url`` with its password (in the user info or the query) left out.
-
-    What names an import's target in its state file: the same server,
-    database, user and options, whatever the password, so that a rerun with a
-    rotated password still resumes and the file never holds a credential.
-    """
-    parts = urlsplit(url)
-    userinfo, at, host = parts.netloc.rpartition("@")
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if k.lower() not in _SECRET_PARAMETERS]
-    if ":" not in userinfo and len(kept) == len(pairs):
-        return url  # nothing to leave out: the URL as given
-    netloc = f"{userinfo.partition(':')[0]}{at}{host}"
-    query = urlencode(kept) if len(kept) < len(pairs) else parts.query
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` atomically, readable by its owner only (0600).
 
@@ -203,7 +182,7 @@ class ImportState:
     Kept in a small JSON file beside the input, mode 0600; an import of the
     same file (same size and modification time) into the same target resumes
     after ``done``. ``target`` names the target without any secret (see
-    :func:`without_secrets`). Resuming only saves work: the bulk upsert is
+    :func:`activityfeed.urls.without_secrets`). Resuming only saves work: the bulk upsert is
     idempotent, so a full rerun gives the same result.
     """
 

@@ -7,11 +7,11 @@ from importlib import resources
 from typing import Any
 
 from activityfeed import __version__
-from activityfeed.bodies import Limits
 from activityfeed.openapi.parameters import list_parameters
 from activityfeed.openapi.paths import JSON, activity_paths, record_paths
 from activityfeed.openapi.responses import headers, responses
 from activityfeed.openapi.schemas import Schema, ref, schemas
+from activityfeed.settings import Limits
 
 _INFO_DESCRIPTION = """\
 A self-hostable, Salesloft-compatible activity history service.

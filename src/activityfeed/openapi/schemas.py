@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from activityfeed.bodies import Limits
 from activityfeed.model import ACTIVITY_TYPES, RESOURCE_TYPES
 from activityfeed.openapi.examples import (
     EXAMPLE_ACTIVITY,
@@ -18,6 +17,7 @@ from activityfeed.openapi.examples import (
     TIMESTAMP_EXAMPLE,
 )
 from activityfeed.query import COUNT_LIMIT, SORT_KEYS, TIME_OPERATORS
+from activityfeed.settings import Limits
 
 Schema = dict[str, Any]
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from activityfeed.ratelimit.policy import Backend, BackendBusy, BackendUnavailable, Clock, RateLimiter
 from activityfeed.settings import Settings
+from activityfeed.urls import sqlite_path
 
 _MAGIC = b"AFRLv001"
 _HEADER = struct.Struct("<8sQ")  # magic, number of slots
@@ -351,9 +352,7 @@ def shared_file_path(database_url: str) -> str | None:
     workers (``ACTIVITYFEED_RATE_LIMIT_FILE``).
     """
     if database_url.startswith("sqlite:"):
-        from activityfeed.storage.sqlite.store import path_from_url
-
-        path = path_from_url(database_url)
+        path = sqlite_path(database_url)
         if path == ":memory:" or path.startswith("file::memory:"):
             return None
         path = os.path.abspath(path)

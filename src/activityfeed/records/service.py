@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from activityfeed.bodies import Limits, object_json
+from activityfeed.bodies import object_json
 from activityfeed.errors import ErrorCollector, Invalid, NotFound
 from activityfeed.records.registry import Registry
+from activityfeed.settings import Limits
 from activityfeed.storage.base import BulkResult, Storage, StoredRecord
 from activityfeed.timestamps import format_timestamp
 

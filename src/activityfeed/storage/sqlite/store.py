@@ -44,6 +44,7 @@ from activityfeed.storage.sqlite.bulk import FreshLoad, fresh_load
 from activityfeed.storage.sqlite.records import SQLiteRecords
 from activityfeed.storage.sqlite.schema import MIGRATIONS
 from activityfeed.timestamps import now_us
+from activityfeed.urls import sqlite_path
 
 T = TypeVar("T")
 _CHUNK = 500  # ids per IN list, well under SQLite's variable limit
@@ -79,16 +80,6 @@ def create_private(path: str) -> None:
     os.close(fd)
 
 
-def path_from_url(url: str) -> str:
-    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
-    if not url.startswith("sqlite:///"):
-        raise ValueError("a SQLite URL looks like sqlite:///relative.db or sqlite:////abs.db")
-    path = url[len("sqlite:///") :].split("?", 1)[0]
-    if not path:
-        raise ValueError("the SQLite URL names no file")
-    return path
-
-
 # How long a connection waits for a lock another process holds, when no deadline is given.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -118,7 +109,7 @@ class SQLiteStorage(SQLiteRecords):
     @classmethod
     def from_url(cls, url: str, *, timeout: float | None = None) -> SQLiteStorage:
         """The store for a ``sqlite:`` URL."""
-        return cls(path_from_url(url), timeout=timeout)
+        return cls(sqlite_path(url), timeout=timeout)
 
     # Connections.
 
