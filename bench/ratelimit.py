@@ -38,8 +38,8 @@ import redis.asyncio as aioredis
 from activityfeed.cli.main import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityInput, ApiKey
-from activityfeed.ratelimit.policy import Backend, RateLimiter
 from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend
+from activityfeed.ratelimit.policy import Backend, RateLimiter
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
 

@@ -12,11 +12,11 @@ from starlette.testclient import TestClient
 
 from activityfeed.client import Client
 from activityfeed.http.app import create_app
-from activityfeed.ratelimit.policy import FakeClock
-from activityfeed.ratelimit.backends import build_rate_limiter
+from activityfeed.ratelimit.factory import build_rate_limiter
 from activityfeed.settings import Settings
 from conftest import Keys
 from sdk_support import AppBridge
+from support_clock import FakeClock
 
 BUDGET = 10
 

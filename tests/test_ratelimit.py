@@ -14,10 +14,11 @@ from starlette.testclient import TestClient
 
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ
-from activityfeed.ratelimit.backends import build_rate_limiter
-from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, FakeClock, page_of, request_cost
+from activityfeed.ratelimit.factory import build_rate_limiter
+from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, page_of, request_cost
 from activityfeed.settings import Limits, Settings
 from conftest import Keys
+from support_clock import FakeClock
 
 LIST = "/v2/activity_histories"
 COST = "x-ratelimit-endpoint-cost"

@@ -12,14 +12,14 @@ import pytest
 
 from activityfeed.errors import RateLimited, Unavailable
 from activityfeed.model import ApiKey
+from activityfeed.ratelimit.backends import SharedFileBackend
 from activityfeed.ratelimit.policy import (
     BackendBusy,
     BackendUnavailable,
     Decision,
-    FakeClock,
     RateLimiter,
 )
-from activityfeed.ratelimit.backends import SharedFileBackend
+from support_clock import FakeClock
 
 
 def opened(path: Path | None, slots: int = 64) -> SharedFileBackend:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from activityfeed.cli.main import main
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit.backends import (
+from activityfeed.ratelimit.factory import (
     build_rate_limiter,
     describe,
     rate_limit_env,

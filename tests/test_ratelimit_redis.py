@@ -23,11 +23,13 @@ from starlette.testclient import TestClient
 
 from activityfeed.http.app import create_app
 from activityfeed.model import ApiKey
-from activityfeed.ratelimit.policy import BackendBusy, FakeClock, RateLimiter
-from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend, build_rate_limiter
+from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend
+from activityfeed.ratelimit.factory import build_rate_limiter
+from activityfeed.ratelimit.policy import BackendBusy, RateLimiter
 from activityfeed.settings import Settings
 from conftest import Keys, need_service
 from redis_service import redis_test_url
+from support_clock import FakeClock
 from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.redis

@@ -18,10 +18,11 @@ from starlette.testclient import TestClient
 from activityfeed.errors import RETRY_AFTER_UNAVAILABLE
 from activityfeed.http.app import create_app
 from activityfeed.http.errors import OutageLog
-from activityfeed.ratelimit.policy import BackendUnavailable, FakeClock, RateLimiter
+from activityfeed.ratelimit.policy import BackendUnavailable, RateLimiter
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable, open_storage
 from conftest import Keys
+from support_clock import FakeClock
 
 LIST = "/v2/activity_histories"
 
@@ -153,7 +154,7 @@ def test_fail_closed_rate_limiting_503_has_retry_after_and_rate_limit_headers(
 ) -> None:
     settings = Settings(database_url=store_url, rate_limit_per_minute=600)
     limiter = RateLimiter(600, DownBackend(), fail_closed=True)
-    caplog.set_level(logging.ERROR, logger="activityfeed.ratelimit.policy")
+    caplog.set_level(logging.ERROR, logger="activityfeed.ratelimit")
     with TestClient(create_app(settings, limiter=limiter)) as client:
         response = client.get(LIST, headers=Keys(client).headers("acme"))
     assert_503(response)

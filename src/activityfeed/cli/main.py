@@ -17,8 +17,8 @@ from activityfeed.auth import generate_key, hash_key, key_prefix
 from activityfeed.cli.copy import copy_command
 from activityfeed.cli.data import activities, export_command, import_command
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
-from activityfeed.ratelimit.backends import describe as describe_rate_limit
-from activityfeed.ratelimit.backends import rate_limit_env
+from activityfeed.ratelimit.factory import describe as describe_rate_limit
+from activityfeed.ratelimit.factory import rate_limit_env
 from activityfeed.settings import Settings
 from activityfeed.storage import Storage, StorageRefused, StorageUnavailable, open_storage
 from activityfeed.timestamps import format_timestamp

@@ -24,7 +24,7 @@ from activityfeed.http.methods import HeadWithoutBody, Resource, scope_for
 from activityfeed.records.hydrate import RecordHydrator
 from activityfeed.model import ApiKey
 from activityfeed.ratelimit.policy import RateLimiter
-from activityfeed.ratelimit.backends import build_rate_limiter
+from activityfeed.ratelimit.factory import build_rate_limiter
 from activityfeed.records.service import RecordService
 from activityfeed.records.registry import load_registry
 from activityfeed.render import json_bytes

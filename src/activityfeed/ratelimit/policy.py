@@ -27,7 +27,8 @@ written down in ``docs/api.md``:
   restarted Redis does). Several machines failing open at once each grant
   at most the budget meanwhile: ``docs/api.md`` has the bound.
 
-The counters live behind :class:`Backend` (``ratelimit_backends.py``).
+The counters live behind :class:`Backend` (``ratelimit/backends.py``); the
+limiter of a deployment is built from its settings by ``ratelimit/factory.py``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from activityfeed.errors import ApiError, RateLimited, Unavailable
 from activityfeed.model import ApiKey
 from activityfeed.query import MAX_INTEGER, integer_value
 
-log = logging.getLogger("activityfeed.ratelimit.policy")
+log = logging.getLogger("activityfeed.ratelimit")
 
 UNLIMITED_REMAINING = 2**31 - 1  # the largest value a client's 32-bit integer holds
 LIST_PATHS = frozenset({"/v2/activity_histories", "/v2/activity_histories.json"})
@@ -86,20 +87,6 @@ def request_cost(method: str, path: str, query_string: bytes) -> int:
         if page >= first:
             return cost
     return 1
-
-
-class FakeClock:
-    """A clock for tests: it moves only when told to."""
-
-    def __init__(self, now: float = 1_700_000_040.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward."""
-        self.now += seconds
 
 
 class BackendUnavailable(Exception):
@@ -225,7 +212,7 @@ class RateLimiter:
     ``backend`` holds the counters (Redis, or the machine-local file);
     ``fallback`` is used while ``backend`` is unreachable, unless
     ``fail_closed``. ``clock`` gives seconds since the epoch; tests pass a
-    :class:`FakeClock` to cross minute boundaries without sleeping.
+    clock that moves only when told, to cross minute boundaries without sleeping.
     """
 
     def __init__(
