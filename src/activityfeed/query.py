@@ -34,6 +34,15 @@ MAX_INTEGER = 10**18 - 1
 SORT_KEYS = ("occurred_at", "updated_at")
 TIME_OPERATORS = ("gt", "gte", "lt", "lte")
 ARRAY_PARAMS = ("resource_type", "resource_id", "ids", "user_guid")
+SCALAR_PARAMS = (
+    "per_page",
+    "page",
+    "include_paging_counts",
+    "limit_paging_counts",
+    "sort_by",
+    "sort_direction",
+    "pinned",
+)
 
 _KEY = re.compile(r"([A-Za-z0-9_]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
@@ -100,65 +109,113 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
 
     Raises :class:`activityfeed.errors.Invalid` naming every invalid parameter.
     """
-    scalars: dict[str, str] = {}
-    arrays: dict[str, list[str]] = {}
+    errors = ErrorCollector()
+    raw = _gather(pairs, errors)
+    # The echo of the filters, in the order the response gives them.
+    filtering: dict[str, Any] = {}
+    per_page, page, include_counts, limit_counts = _paging(raw.scalars, errors)
+    sort_by, descending = _sorting(raw.scalars, errors)
+    types, type_map = _type_filter(raw, errors, filtering)
+    ranges = _time_ranges(raw.times, errors, filtering)
+    pinned = _pinned(raw.scalars, errors, filtering)
+    values = _array_filters(raw.arrays, errors, filtering)
+    errors.raise_if_any()
+    return ListQuery(
+        per_page=per_page,
+        page=page,
+        include_counts=include_counts,
+        limit_counts=limit_counts,
+        sort_by=sort_by,
+        descending=descending,
+        types=types,
+        type_map=type_map,
+        occurred_at=ranges["occurred_at"],
+        updated_at=ranges["updated_at"],
+        pinned=pinned,
+        resource_types=values.get("resource_type"),
+        resource_ids=values.get("resource_id"),
+        ids=values.get("ids"),
+        user_guids=values.get("user_guid"),
+        filtering=filtering,
+    )
+
+
+@dataclass(slots=True)
+class _Raw:
+    """The query string's parameters of ours, sorted by family, not yet validated."""
+
+    scalars: dict[str, str] = field(default_factory=dict)
+    arrays: dict[str, list[str]] = field(default_factory=dict)
     type_list: list[str] | None = None
     type_object: dict[str, list[str]] | None = None
-    times: dict[str, dict[str, str]] = {}
-    errors = ErrorCollector()
+    times: dict[str, dict[str, str]] = field(default_factory=dict)
 
+
+def _gather(pairs: Iterable[tuple[str, str]], errors: ErrorCollector) -> _Raw:
+    """Sort the pairs by parameter family; a key of the wrong shape is an error."""
+    raw = _Raw()
     for raw_key, value in pairs:
         match = _KEY.fullmatch(raw_key)
         if match is None:
             continue  # not a parameter of ours
-        name, brackets = match.group(1), match.group(2)
-        segments = _SEGMENT.findall(brackets)
+        name, segments = match.group(1), _SEGMENT.findall(match.group(2))
         if name == "id":
             name = "ids"
-        if name in (
-            "per_page",
-            "page",
-            "include_paging_counts",
-            "limit_paging_counts",
-            "sort_by",
-            "sort_direction",
-            "pinned",
-        ):
+        if name in SCALAR_PARAMS:
             if value != "":
-                scalars[name] = value
+                raw.scalars[name] = value
         elif name == "type":
-            items = _split([value])
-            if not segments or (len(segments) == 1 and _is_index(segments[0])):
-                if items:  # a blank value counts as not given, also for the mixing rule
-                    type_list = (type_list or []) + items
-            elif len(segments) <= 2 and (len(segments) == 1 or _is_index(segments[1])):
-                if items:
-                    type_object = type_object or {}
-                    type_object.setdefault(segments[0], []).extend(items)
-            else:
-                errors.add("type", "is not a valid type filter")
+            _gather_type(raw, segments, value, errors)
         elif name in ARRAY_PARAMS:
             if len(segments) > 1 or (segments and not _is_index(segments[0])):
                 errors.add(name, "must be a value or an array of values")
             else:
-                arrays.setdefault(name, []).extend(_split([value]))
+                raw.arrays.setdefault(name, []).extend(_split([value]))
         elif name in SORT_KEYS:
-            if len(segments) == 1 and segments[0] in TIME_OPERATORS:
-                if value != "":
-                    times.setdefault(name, {})[segments[0]] = value
-            elif len(segments) == 1:
-                errors.add(raw_key, "is not a known operator: use gt, gte, lt or lte")
-            else:
-                errors.add(name, "must be given with an operator: gt, gte, lt or lte")
+            _gather_time(raw, raw_key, name, segments, value, errors)
+    return raw
 
-    filtering: dict[str, Any] = {}
+
+def _gather_type(raw: _Raw, segments: list[str], value: str, errors: ErrorCollector) -> None:
+    """``type``, ``type[]``, ``type[0]`` (array form) or ``type[person][]`` (object form)."""
+    items = _split([value])
+    if not segments or (len(segments) == 1 and _is_index(segments[0])):
+        if items:  # a blank value counts as not given, also for the mixing rule
+            raw.type_list = (raw.type_list or []) + items
+    elif len(segments) <= 2 and (len(segments) == 1 or _is_index(segments[1])):
+        if items:
+            raw.type_object = raw.type_object or {}
+            raw.type_object.setdefault(segments[0], []).extend(items)
+    else:
+        errors.add("type", "is not a valid type filter")
+
+
+def _gather_time(
+    raw: _Raw, raw_key: str, column: str, segments: list[str], value: str, errors: ErrorCollector
+) -> None:
+    """``occurred_at[gte]`` and the like: one bound on one timestamp column."""
+    if len(segments) == 1 and segments[0] in TIME_OPERATORS:
+        if value != "":
+            raw.times.setdefault(column, {})[segments[0]] = value
+    elif len(segments) == 1:
+        errors.add(raw_key, "is not a known operator: use gt, gte, lt or lte")
+    else:
+        errors.add(column, "must be given with an operator: gt, gte, lt or lte")
+
+
+def _paging(scalars: dict[str, str], errors: ErrorCollector) -> tuple[int, int, bool, bool]:
+    """``per_page``, ``page``, ``include_paging_counts`` and ``limit_paging_counts``."""
     per_page = _parse_int(scalars.get("per_page"), "per_page", 1, MAX_PER_PAGE, errors)
     page = _parse_int(scalars.get("page"), "page", 1, None, errors)
     include_counts = _parse_bool(
         scalars.get("include_paging_counts"), "include_paging_counts", errors
     )
     limit_counts = _parse_bool(scalars.get("limit_paging_counts"), "limit_paging_counts", errors)
+    return per_page, page, bool(include_counts), bool(limit_counts)
 
+
+def _sorting(scalars: dict[str, str], errors: ErrorCollector) -> tuple[str, bool]:
+    """``sort_by`` and ``sort_direction``: the column, and whether it runs descending."""
     sort_by = scalars.get("sort_by", "occurred_at")
     if sort_by not in SORT_KEYS:
         errors.add("sort_by", "must be one of: occurred_at, updated_at")
@@ -167,31 +224,50 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
     direction = direction.upper() if direction.isascii() else direction
     if direction not in ("ASC", "DESC"):
         errors.add("sort_direction", "must be one of: ASC, DESC")
+    return sort_by, direction == "DESC"
 
-    types: tuple[str, ...] | None = None
-    type_map: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    if type_list is not None and type_object is not None:
+
+def _type_filter(
+    raw: _Raw, errors: ErrorCollector, filtering: dict[str, Any]
+) -> tuple[tuple[str, ...] | None, tuple[tuple[str, tuple[str, ...]], ...] | None]:
+    """``type`` in its array form (``types``) or its object form (``type_map``), never both."""
+    if raw.type_list is not None and raw.type_object is not None:
         errors.add("type", "cannot mix the array form with the object form")
-    elif type_list:
-        bad = [t for t in type_list if t not in ACTIVITY_TYPE_SET]
-        for t in bad:
-            errors.add("type", f"{t!r} is not a valid activity type")
-        types = tuple(type_list)
-        filtering["type"] = list(type_list)
-    elif type_object:
-        entries = []
-        for resource_type, resource_types in type_object.items():
-            if resource_type not in RESOURCE_TYPE_SET:
-                errors.add("type", f"{resource_type!r} is not a valid resource type")
-            for t in resource_types:
-                if t not in ACTIVITY_TYPE_SET:
-                    errors.add("type", f"{t!r} is not a valid activity type")
-            if resource_types:
-                entries.append((resource_type, tuple(resource_types)))
-        if entries:
-            type_map = tuple(entries)
-            filtering["type"] = {rt: list(ts) for rt, ts in entries}
+        return None, None
+    if raw.type_list:
+        for t in raw.type_list:
+            if t not in ACTIVITY_TYPE_SET:
+                errors.add("type", f"{t!r} is not a valid activity type")
+        filtering["type"] = list(raw.type_list)
+        return tuple(raw.type_list), None
+    if raw.type_object:
+        return None, _type_map(raw.type_object, errors, filtering)
+    return None, None
 
+
+def _type_map(
+    type_object: dict[str, list[str]], errors: ErrorCollector, filtering: dict[str, Any]
+) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """The object form of ``type``: activity types per resource type."""
+    entries = []
+    for resource_type, resource_types in type_object.items():
+        if resource_type not in RESOURCE_TYPE_SET:
+            errors.add("type", f"{resource_type!r} is not a valid resource type")
+        for t in resource_types:
+            if t not in ACTIVITY_TYPE_SET:
+                errors.add("type", f"{t!r} is not a valid activity type")
+        if resource_types:
+            entries.append((resource_type, tuple(resource_types)))
+    if not entries:
+        return None
+    filtering["type"] = {rt: list(ts) for rt, ts in entries}
+    return tuple(entries)
+
+
+def _time_ranges(
+    times: dict[str, dict[str, str]], errors: ErrorCollector, filtering: dict[str, Any]
+) -> dict[str, TimeRange]:
+    """The bounds on ``occurred_at`` and ``updated_at``, each timestamp parsed."""
     ranges: dict[str, TimeRange] = {}
     for column in SORT_KEYS:
         given = times.get(column, {})
@@ -205,11 +281,27 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
         ranges[column] = TimeRange(**parsed)
         if parsed:
             filtering[column] = {op: format_timestamp(v) for op, v in parsed.items()}
+    return ranges
 
+
+def _pinned(
+    scalars: dict[str, str], errors: ErrorCollector, filtering: dict[str, Any]
+) -> bool | None:
+    """``pinned``: ``None`` when not given."""
     pinned = _parse_bool(scalars.get("pinned"), "pinned", errors, None)
     if pinned is not None:
         filtering["pinned"] = pinned
+    return pinned
 
+
+def _array_filters(
+    arrays: dict[str, list[str]], errors: ErrorCollector, filtering: dict[str, Any]
+) -> dict[str, tuple[str, ...]]:
+    """The resource filters and the id lists (:data:`ARRAY_PARAMS`), by name.
+
+    ``resource_id`` needs ``resource_type``; an array without items counts as
+    not given.
+    """
     values = {name: tuple(items) for name, items in arrays.items() if items}
     for t in values.get("resource_type", ()):
         if t not in RESOURCE_TYPE_SET:
@@ -219,27 +311,7 @@ def parse_list_query(pairs: Iterable[tuple[str, str]]) -> ListQuery:
     for name in ARRAY_PARAMS:
         if name in values:
             filtering[name] = list(values[name])
-
-    errors.raise_if_any()
-    assert per_page is not None and page is not None
-    return ListQuery(
-        per_page=per_page,
-        page=page,
-        include_counts=bool(include_counts),
-        limit_counts=bool(limit_counts),
-        sort_by=sort_by,
-        descending=direction == "DESC",
-        types=types,
-        type_map=type_map,
-        occurred_at=ranges["occurred_at"],
-        updated_at=ranges["updated_at"],
-        pinned=pinned,
-        resource_types=values.get("resource_type"),
-        resource_ids=values.get("resource_id"),
-        ids=values.get("ids"),
-        user_guids=values.get("user_guid"),
-        filtering=filtering,
-    )
+    return values
 
 
 def _is_index(segment: str) -> bool:
@@ -262,7 +334,7 @@ def integer_value(text: str) -> int | None:
 
 def _parse_int(
     text: str | None, name: str, low: int, high: int | None, errors: ErrorCollector
-) -> int | None:
+) -> int:
     default = {"per_page": DEFAULT_PER_PAGE, "page": 1}[name]
     if text is None:
         return default
