@@ -8,7 +8,10 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
+from activityfeed.http.methods import Resource
+from activityfeed.http.requests import activity_service, json_response
 from activityfeed.openapi import openapi_document, render_docs_html
 from activityfeed.render import json_bytes
 
@@ -45,9 +48,9 @@ async def openapi_json(request: Request) -> Response:
     """The OpenAPI 3.1 document of the service."""
     cached = getattr(request.app.state, "openapi", None)
     if cached is None:
-        limits = request.app.state.service.limits
+        limits = activity_service(request).limits
         cached = request.app.state.openapi = json_bytes(openapi_document(limits))
-    return Response(cached, media_type="application/json")
+    return json_response(cached)
 
 
 async def docs_page(request: Request) -> Response:
@@ -63,3 +66,11 @@ async def docs_page(request: Request) -> Response:
         cached = request.app.state.docs_page = (html, headers)
     html, headers = cached
     return HTMLResponse(html, headers=headers)
+
+
+def routes() -> list[Route]:
+    """The routes of the service's documentation: open to all, no key."""
+    return [
+        Resource("/openapi.json", {"GET": openapi_json}),
+        Resource("/docs", {"GET": docs_page}),
+    ]

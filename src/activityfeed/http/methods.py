@@ -3,9 +3,8 @@
 Each path is one :class:`Resource` that names a handler per method; a method
 it does not name is a 405 with ``Allow``, never another method's handler, so
 no request falls through to a write. ``HEAD`` is served by the ``GET``
-handler, and :class:`HeadWithoutBody` drops the body of every HEAD answer:
-the same status and headers (``Content-Length`` of the GET body), no body,
-whatever the server.
+handler, and :class:`~activityfeed.http.middleware.HeadWithoutBody` drops
+the body of every HEAD answer.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from activityfeed.errors import MethodNotAllowed
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
@@ -77,22 +76,3 @@ class Resource(Route):
         if handler is None:
             raise MethodNotAllowed(self.allow)
         return await handler(request)
-
-
-class HeadWithoutBody:
-    """Sends a HEAD answer's status and headers, and none of its body."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body" and message.get("body"):
-                message = {**message, "body": b""}
-            await send(message)
-
-        await self.app(scope, receive, send_headers_only)

@@ -51,6 +51,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from activityfeed.http.app import create_app
 from activityfeed.render import json_bytes
 from activityfeed.settings import Settings
 
@@ -287,8 +288,6 @@ def create_worker_app() -> Starlette:
     supervisor's, so that no worker outlives it (a ``kill -9`` of the
     supervisor would leave its workers serving the port).
     """
-    from activityfeed.http.app import create_app
-
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:
         exit_with_parent(parent.pid)
