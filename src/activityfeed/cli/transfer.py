@@ -22,22 +22,20 @@ from typing import IO, Any
 from activityfeed.client.models import Activity
 from activityfeed.fields import INPUT_FIELDS
 
-CSV_COLUMNS = (
-    "id",
-    "type",
-    "resource_type",
-    "resource_id",
-    "occurred_at",
-    "user_guid",
-    "pinned_at",
-    "tags",
-    "static_data",
-    "created_at",
-    "updated_at",
-    "dynamic_data",
-    "failed_dynamic_resources",
-)
+# Cells holding JSON text (arrays and objects) rather than a plain value.
 _JSON_COLUMNS = frozenset({"tags", "static_data", "dynamic_data", "failed_dynamic_resources"})
+# What an export has beyond what a client sends (the contract's activity object).
+_OUTPUT_ONLY_FIELDS = ("created_at", "updated_at", "dynamic_data", "failed_dynamic_resources")
+
+
+def _plain_then_json(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with the plain columns first, then the JSON ones, each in the given order."""
+    return tuple(sorted(names, key=lambda name: name in _JSON_COLUMNS))
+
+
+# What a client sends, then what the service adds; in each, the plain cells before
+# the JSON ones (so pinned_at comes before tags): the header exports have always had.
+CSV_COLUMNS = _plain_then_json(INPUT_FIELDS) + _plain_then_json(_OUTPUT_ONLY_FIELDS)
 FORMATS = ("ndjson", "csv")
 _INDEX = re.compile(r"^\[(\d+)\]")
 
