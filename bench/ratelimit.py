@@ -35,7 +35,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityInput, ApiKey
 from activityfeed.ratelimit.backends import RedisBackend, SharedFileBackend

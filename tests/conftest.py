@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import pg_support
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.client import Client
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES

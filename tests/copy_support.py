@@ -11,7 +11,8 @@ import orjson
 import psycopg
 from click.testing import CliRunner, Result
 
-from activityfeed.cli.main import main, new_key
+from activityfeed.auth import new_key
+from activityfeed.cli.main import main
 from activityfeed.model import ActivityChanges, ActivityInput
 from activityfeed.query import parse_list_query
 from activityfeed.storage import Storage, open_storage

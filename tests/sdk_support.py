@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from starlette.testclient import TestClient
 
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.http.app import create_app
 from activityfeed.http.server import server_options
 from activityfeed.model import SCOPES

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.client import (
     Activity,
     AsyncClient,

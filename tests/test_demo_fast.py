@@ -17,9 +17,9 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.cli.main import new_key
-from activityfeed.demo.load import load_demo
+from activityfeed.auth import new_key
 from activityfeed.demo.fast import ProducerFailed, TeamPlan, load_fresh
+from activityfeed.demo.load import load_demo
 from activityfeed.demo.stream import References, activity_stream
 from activityfeed.demo.world import build_world, team_shares
 from activityfeed.http.app import create_app

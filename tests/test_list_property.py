@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import ACTIVITY_TYPES, SCOPES
 from activityfeed.settings import Settings

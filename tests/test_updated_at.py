@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from activityfeed.cli.main import new_key
+from activityfeed.auth import new_key
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES, ActivityChanges, ActivityInput
 from activityfeed.settings import Settings

@@ -1,7 +1,8 @@
 """API keys: how they look, how they are made, and how a request's key is checked.
 
 A key is ``ak_`` and 64 lowercase hex characters, as Salesloft's. Only its
-SHA-256 is stored; the key itself is shown once, when it is made.
+SHA-256 is stored; the key itself is shown once, when it is made
+(:func:`new_key`, for ``keys create``, the demo, the tests and the benchmarks).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 
 from activityfeed.errors import Forbidden, Unauthorized
 from activityfeed.model import ApiKey
+from activityfeed.storage.base import Storage
 
 KEY_PATTERN = re.compile(r"ak_[0-9a-f]{64}")
 PREFIX_LENGTH = 11  # "ak_" and 8 hex digits: enough to name a key in listings
@@ -30,6 +32,14 @@ def hash_key(key: str) -> str:
 def key_prefix(key: str) -> str:
     """The public part of a key, shown in listings and used to revoke it."""
     return key[:PREFIX_LENGTH]
+
+
+async def new_key(store: Storage, team: str, scopes: tuple[str, ...]) -> str:
+    """Make a key for ``team`` (created when missing); the key, shown once."""
+    found = await store.ensure_team(team)
+    key = generate_key()
+    await store.add_key(found.id, hash_key(key), key_prefix(key), scopes)
+    return key
 
 
 def bearer_token(header: str | None) -> str:

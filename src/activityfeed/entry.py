@@ -8,6 +8,7 @@ to get it instead of failing with a traceback.
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 
 # Importable names of the server extra's distributions that the command line needs.
 SERVER_MODULES = ("click", "rich", "orjson", "starlette", "uvicorn")
@@ -24,8 +25,6 @@ The Python SDK works without it: from activityfeed.client import Client
 
 def missing_server_modules() -> list[str]:
     """The server extra's modules that cannot be imported here."""
-    from importlib.util import find_spec
-
     return [name for name in SERVER_MODULES if find_spec(name) is None]
 
 
@@ -35,6 +34,8 @@ def main() -> None:
     if missing:
         sys.stderr.write(MISSING_EXTRA.format(missing=", ".join(missing)))
         raise SystemExit(1)
+    # Imported only once the extra is known to be there (click and the rest); the
+    # command line never imports this module, so no cycle hides here.
     from activityfeed.cli.main import main as cli_main
 
     cli_main()

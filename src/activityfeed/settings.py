@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -57,80 +57,16 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``ACTIVITYFEED_*`` variables, then ``overrides`` (not ``None``)."""
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(ENV_PREFIX + name)
-            return value if value not in (None, "") else None
-
-        def integer(name: str, raw: str) -> int:
-            try:
-                number = int(raw)
-            except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
-            if number < 0:
-                raise ValueError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
-            return number
-
-        def seconds(name: str, raw: str) -> float:
-            try:
-                number = float(raw)
-            except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
-            if not number > 0 or number == float("inf"):
-                raise ValueError(f"{ENV_PREFIX}{name} must be a positive number, not {raw!r}")
-            return number
-
         values: dict[str, Any] = {}
-        if (url := get("DATABASE_URL")) is not None:
-            values["database_url"] = url
-        if (limit := get("RATE_LIMIT_PER_MINUTE")) is not None:
-            values["rate_limit_per_minute"] = integer("RATE_LIMIT_PER_MINUTE", limit)
-        if (redis_url := get("REDIS_URL")) is not None:
-            values["redis_url"] = redis_url
-        if (prefix := get("REDIS_KEY_PREFIX")) is not None:
-            values["redis_key_prefix"] = prefix
-        if (closed := get("RATE_LIMIT_FAIL_CLOSED")) is not None:
-            values["rate_limit_fail_closed"] = closed.lower() in ("1", "true", "yes")
-        if (rate_limit_file := get("RATE_LIMIT_FILE")) is not None:
-            values["rate_limit_file"] = rate_limit_file
-        if (entries := get("CACHE_ENTRIES")) is not None:
-            values["cache_entries"] = integer("CACHE_ENTRIES", entries)
-        if (cache_bytes := get("CACHE_BYTES")) is not None:
-            values["cache_bytes"] = integer("CACHE_BYTES", cache_bytes)
-        if (deadline := get("DYNAMIC_DATA_DEADLINE_MS")) is not None:
-            values["dynamic_data_deadline_ms"] = integer("DYNAMIC_DATA_DEADLINE_MS", deadline)
-        if (store_timeout := get("STORE_TIMEOUT_S")) is not None:
-            values["store_timeout_s"] = seconds("STORE_TIMEOUT_S", store_timeout)
-        if (records := get("RECORDS_CONFIG")) is not None:
-            values["records_config"] = records
-        records_prefix = ENV_PREFIX + "RECORDS_"
-        records_env = tuple(
-            sorted(
-                (name[len(records_prefix) :], value)
-                for name, value in env.items()
-                if name.startswith(records_prefix) and name != records_prefix + "CONFIG" and value
-            )
-        )
-        if records_env:
+        for name, env_name, read in _FROM_ENV:
+            if (raw := _get(env, env_name)) is not None:
+                values[name] = read(env_name, raw)
+        if records_env := _records_env(env):
             values["records_env"] = records_env
-        for name, env_name in (
-            ("max_request_target_bytes", "MAX_REQUEST_TARGET_BYTES"),
-            ("max_header_bytes", "MAX_HEADER_BYTES"),
-            ("max_header_count", "MAX_HEADER_COUNT"),
-        ):
-            if (raw := get(env_name)) is not None:
-                if (number := integer(env_name, raw)) == 0:
-                    raise ValueError(f"{ENV_PREFIX}{env_name} must be at least 1, not {raw!r}")
-                values[name] = number
         limits = {}
-        for name, env_name in (
-            ("max_body_bytes", "MAX_BODY_BYTES"),
-            ("max_static_data_bytes", "MAX_STATIC_DATA_BYTES"),
-            ("max_tags", "MAX_TAGS"),
-            ("max_tag_length", "MAX_TAG_LENGTH"),
-        ):
-            if (raw := get(env_name)) is not None:
-                limits[name] = integer(env_name, raw)
+        for name, env_name in _LIMITS_FROM_ENV:
+            if (raw := _get(env, env_name)) is not None:
+                limits[name] = _integer(env_name, raw)
         if limits:
             values["limits"] = Limits(**limits)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -139,3 +75,81 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with ``changes``."""
         return replace(self, **changes)
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    """The variable ``ACTIVITYFEED_<name>``; ``None`` when unset or empty."""
+    value = env.get(ENV_PREFIX + name)
+    return value if value not in (None, "") else None
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _flag(name: str, raw: str) -> bool:
+    return raw.lower() in ("1", "true", "yes")
+
+
+def _integer(name: str, raw: str) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+    if number < 0:
+        raise ValueError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
+    return number
+
+
+def _at_least_one(name: str, raw: str) -> int:
+    if (number := _integer(name, raw)) == 0:
+        raise ValueError(f"{ENV_PREFIX}{name} must be at least 1, not {raw!r}")
+    return number
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{ENV_PREFIX}{name} must be a positive number, not {raw!r}")
+    return number
+
+
+def _records_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The ``ACTIVITYFEED_RECORDS_*`` variables but ``_CONFIG``, without that prefix, sorted."""
+    prefix = ENV_PREFIX + "RECORDS_"
+    return tuple(
+        sorted(
+            (name[len(prefix) :], value)
+            for name, value in env.items()
+            if name.startswith(prefix) and name != prefix + "CONFIG" and value
+        )
+    )
+
+
+# The fields of Settings read from ACTIVITYFEED_<variable>, in the order they are checked.
+_FROM_ENV: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
+    ("database_url", "DATABASE_URL", _text),
+    ("rate_limit_per_minute", "RATE_LIMIT_PER_MINUTE", _integer),
+    ("redis_url", "REDIS_URL", _text),
+    ("redis_key_prefix", "REDIS_KEY_PREFIX", _text),
+    ("rate_limit_fail_closed", "RATE_LIMIT_FAIL_CLOSED", _flag),
+    ("rate_limit_file", "RATE_LIMIT_FILE", _text),
+    ("cache_entries", "CACHE_ENTRIES", _integer),
+    ("cache_bytes", "CACHE_BYTES", _integer),
+    ("dynamic_data_deadline_ms", "DYNAMIC_DATA_DEADLINE_MS", _integer),
+    ("store_timeout_s", "STORE_TIMEOUT_S", _seconds),
+    ("records_config", "RECORDS_CONFIG", _text),
+    ("max_request_target_bytes", "MAX_REQUEST_TARGET_BYTES", _at_least_one),
+    ("max_header_bytes", "MAX_HEADER_BYTES", _at_least_one),
+    ("max_header_count", "MAX_HEADER_COUNT", _at_least_one),
+)
+# The fields of Limits read from ACTIVITYFEED_<variable>.
+_LIMITS_FROM_ENV = (
+    ("max_body_bytes", "MAX_BODY_BYTES"),
+    ("max_static_data_bytes", "MAX_STATIC_DATA_BYTES"),
+    ("max_tags", "MAX_TAGS"),
+    ("max_tag_length", "MAX_TAG_LENGTH"),
+)
