@@ -12,15 +12,15 @@ team's activities mention has ``email_id`` ``n``. :class:`References` records
 how many of each were used, so that associated records can be made for exactly
 those ids.
 
-The loop below is the generator's hot path (the demo loads a million
-activities in seconds): tables are precomputed, and each activity costs a few
-table lookups and one string format.
+Making the activities is the generator's hot path (the demo loads a million
+activities in seconds): tables are precomputed once per stream, and each
+activity costs a few table lookups and one string format.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -184,30 +184,30 @@ def _mix_table() -> list[int]:
     return (table + table[-1:] * size)[:size]
 
 
-def activity_stream(
-    world: World, seed: int, refs: References, batch_size: int = 10_000
-) -> Iterator[list[ActivityInput]]:
-    """The team's activities in ``occurred_at`` order, in batches of ``batch_size``."""
-    rng = random.Random(f"{seed}:stream:{world.index}")
-    rand = rng.random
-    bits = rng.getrandbits
-    days = DEMO_END.toordinal() - DEMO_START.toordinal()
-    first_day_us = (DEMO_START.toordinal() - _EPOCH_ORDINAL) * _DAY_US
-    slots = _hour_slots(world.utc_offset_hours)
-    mix = _mix_table()
-    id_prefixes = [entry[0] + "-" for entry in MIX]
-    # Ids of one type are numbered per team with a fixed width, as Salesloft's are.
-    next_number = dict.fromkeys((entry[0] for entry in MIX), 100_000_001 + world.index * 50_000_000)
-    resource_of = [_RESOURCE_INDEX.get(entry[4], 0) for entry in MIX]
-    static_head = [f'{{"{entry[4]}_id":' for entry in MIX]
-    counts = [0] * len(RESOURCES)
-    tag_sets = [(tag,) for tag in TAGS] + [
-        (TAGS[i], TAGS[j]) for i in range(len(TAGS)) for j in range(i + 1, len(TAGS), 3)
-    ]
-    users = world.users
-    n_users = len(users)
-    cadences = [(c.id, c.first_step, c.steps) for c in world.cadences]
-    n_cadences = len(cadences)
+# Per resource type: its pick table, ids, owners and recent window.
+_Picker = tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """What each activity of one team's stream looks up, made once per stream.
+
+    Lists indexed by *kind* have one entry per entry of :data:`MIX`.
+    """
+
+    slots: list[int]
+    mix: list[int]
+    id_prefixes: list[str]
+    resource_of: list[int]
+    static_head: list[str]
+    tag_sets: list[tuple[str, ...]]
+    users: tuple[str, ...]
+    cadences: list[tuple[int, int, int]]
+    pickers: dict[str, _Picker]
+
+
+def _tables(world: World) -> _Tables:
+    """The lookup tables of ``world``'s stream."""
     pickers = {
         resource_type: (pick, ids, owners, max(1.0, len(pick) * RECENT_WINDOW))
         for resource_type, pick, ids, owners in (
@@ -221,74 +221,153 @@ def activity_stream(
             ),
         )
     }
+    return _Tables(
+        slots=_hour_slots(world.utc_offset_hours),
+        mix=_mix_table(),
+        id_prefixes=[entry[0] + "-" for entry in MIX],
+        resource_of=[_RESOURCE_INDEX.get(entry[4], 0) for entry in MIX],
+        static_head=[f'{{"{entry[4]}_id":' for entry in MIX],
+        tag_sets=[(tag,) for tag in TAGS]
+        + [(TAGS[i], TAGS[j]) for i in range(len(TAGS)) for j in range(i + 1, len(TAGS), 3)],
+        users=world.users,
+        cadences=[(c.id, c.first_step, c.steps) for c in world.cadences],
+        pickers=pickers,
+    )
+
+
+def activity_stream(
+    world: World, seed: int, refs: References, batch_size: int = 10_000
+) -> Iterator[list[ActivityInput]]:
+    """The team's activities in ``occurred_at`` order, in batches of ``batch_size``."""
+    rng = random.Random(f"{seed}:stream:{world.index}")
+    tables = _tables(world)
+    days = DEMO_END.toordinal() - DEMO_START.toordinal()
+    first_day_us = (DEMO_START.toordinal() - _EPOCH_ORDINAL) * _DAY_US
+    # Ids of one type are numbered per team with a fixed width, as Salesloft's are.
+    next_number = dict.fromkeys((entry[0] for entry in MIX), 100_000_001 + world.index * 50_000_000)
+    counts = [0] * len(RESOURCES)
     batch: list[ActivityInput] = []
     for day, count in enumerate(daily_counts(world.activities, days)):
         if not count:
             continue
-        day_us = first_day_us + day * _DAY_US
-        moments = sorted(day_us + slots[bits(10)] + int(rand() * _HOUR_US) for _ in range(count))
+        moments = _moments(rng, tables.slots, first_day_us + day * _DAY_US, count)
         # Resources appear over time: the pick tables are ordered by first appearance.
         reach = 0.15 + 0.85 * (day + 1) / days
-        for occurred in moments:
-            kind = mix[bits(_MIX_BITS)]
-            activity_type, resource_type, _, ref, _, pin_rate, has_user = MIX[kind]
-            pick, ids, owners, window = pickers[resource_type]
-            # Most work goes to resources in play lately (a prospect is worked
-            # for weeks, then goes quiet); the rest to any seen so far.
-            top = reach * len(pick)
-            if rand() < RECENT_SHARE:
-                which = pick[max(0, int(top - rand() * window))]
-            else:
-                which = pick[int(rand() * top)]
-            if not has_user:
-                user = None
-            elif rand() < 0.85:
-                user = users[owners[which]]
-            else:
-                user = users[int(rand() * n_users)]
-            if ref == NONE:
-                static = b"{}"
-            elif ref == OPPORTUNITY:
-                static = f'{{"opportunity_id":"{ids[which]}"}}'.encode()
-            elif ref in (NEW, NEW_MAYBE_STEP):
-                slot = resource_of[kind]
-                counts[slot] += 1
-                if ref == NEW_MAYBE_STEP and rand() < 0.6:
-                    cadence, first, steps = cadences[int(rand() * n_cadences)]
-                    step = first + int(rand() * steps)
-                    static = (
-                        f'{static_head[kind]}{counts[slot]},"cadence_id":{cadence},'
-                        f'"step_id":{step}}}'
-                    ).encode()
-                else:
-                    static = f"{static_head[kind]}{counts[slot]}}}".encode()
-            else:
-                cadence, first, steps = cadences[int(rand() * n_cadences)]
-                if ref == CADENCE:
-                    static = f'{{"cadence_id":{cadence}}}'.encode()
-                else:
-                    step = first + int(rand() * steps)
-                    static = f'{{"cadence_id":{cadence},"step_id":{step}}}'.encode()
-            number = next_number[activity_type]
-            next_number[activity_type] = number + 1
-            tags = tag_sets[int(rand() * len(tag_sets))] if rand() < 0.18 else ()
-            pinned = occurred + int(rand() * _DAY_US) if pin_rate and rand() < pin_rate else None
-            batch.append(
-                ActivityInput(
-                    activity_type,
-                    resource_type,
-                    ids[which],
-                    id_prefixes[kind] + str(number),
-                    occurred,
-                    user,
-                    tags,
-                    static,
-                    pinned,
-                )
-            )
+        for activity in _day_activities(rng, tables, moments, reach, next_number, counts):
+            batch.append(activity)
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
     if batch:
         yield batch
     refs.counts.update(zip(RESOURCES, counts, strict=True))
+
+
+def _moments(rng: random.Random, slots: list[int], day_us: int, count: int) -> list[int]:
+    """``count`` instants of the day starting at ``day_us``, in order, by the hour weights."""
+    rand, bits = rng.random, rng.getrandbits
+    return sorted(day_us + slots[bits(10)] + int(rand() * _HOUR_US) for _ in range(count))
+
+
+def _day_activities(
+    rng: random.Random,
+    tables: _Tables,
+    moments: list[int],
+    reach: float,
+    next_number: dict[str, int],
+    counts: list[int],
+) -> list[ActivityInput]:
+    """One day's activities, one at each of ``moments``, among the first ``reach`` of resources.
+
+    ``next_number`` (the next id number per type) and ``counts`` (the
+    references made per resource of :data:`RESOURCES`) go on from day to day.
+    """
+    rand, bits = rng.random, rng.getrandbits
+    mix, pickers, users, tag_sets = tables.mix, tables.pickers, tables.users, tables.tag_sets
+    id_prefixes = tables.id_prefixes
+    made: list[ActivityInput] = []
+    for occurred in moments:
+        kind = mix[bits(_MIX_BITS)]
+        activity_type, resource_type, _, ref, _, pin_rate, has_user = MIX[kind]
+        picker = pickers[resource_type]
+        which, user = _subject(rand, picker, reach, users if has_user else ())
+        resource_id = picker[1][which]
+        static = _static_data(rand, tables, kind, ref, resource_id, counts)
+        number = next_number[activity_type]
+        next_number[activity_type] = number + 1
+        tags = tag_sets[int(rand() * len(tag_sets))] if rand() < 0.18 else ()
+        pinned = occurred + int(rand() * _DAY_US) if pin_rate and rand() < pin_rate else None
+        made.append(
+            ActivityInput(
+                activity_type,
+                resource_type,
+                resource_id,
+                id_prefixes[kind] + str(number),
+                occurred,
+                user,
+                tags,
+                static,
+                pinned,
+            )
+        )
+    return made
+
+
+def _subject(
+    rand: Callable[[], float],
+    picker: _Picker,
+    reach: float,
+    users: tuple[str, ...],
+) -> tuple[int, str | None]:
+    """Which resource an activity is for (its index), and which of ``users`` did it.
+
+    ``users`` is empty for a type that no user does: then the user is ``None``.
+    """
+    pick, _, owners, window = picker
+    # Most work goes to resources in play lately (a prospect is worked
+    # for weeks, then goes quiet); the rest to any seen so far.
+    top = reach * len(pick)
+    if rand() < RECENT_SHARE:
+        which = pick[max(0, int(top - rand() * window))]
+    else:
+        which = pick[int(rand() * top)]
+    if not users:
+        return which, None
+    if rand() < 0.85:
+        return which, users[owners[which]]
+    return which, users[int(rand() * len(users))]
+
+
+def _static_data(
+    rand: Callable[[], float],
+    tables: _Tables,
+    kind: int,
+    ref: int,
+    resource_id: str,
+    counts: list[int],
+) -> bytes:
+    """The ``static_data`` JSON of an activity of ``kind``: the references its ``ref`` makes.
+
+    A new associated record takes the next id of its resource (``counts``).
+    """
+    if ref == NONE:
+        return b"{}"
+    if ref == OPPORTUNITY:
+        return f'{{"opportunity_id":"{resource_id}"}}'.encode()
+    cadences = tables.cadences
+    if ref in (NEW, NEW_MAYBE_STEP):
+        slot = tables.resource_of[kind]
+        counts[slot] += 1
+        if ref == NEW_MAYBE_STEP and rand() < 0.6:
+            cadence, first, steps = cadences[int(rand() * len(cadences))]
+            step = first + int(rand() * steps)
+            return (
+                f'{tables.static_head[kind]}{counts[slot]},"cadence_id":{cadence},'
+                f'"step_id":{step}}}'
+            ).encode()
+        return f"{tables.static_head[kind]}{counts[slot]}}}".encode()
+    cadence, first, steps = cadences[int(rand() * len(cadences))]
+    if ref == CADENCE:
+        return f'{{"cadence_id":{cadence}}}'.encode()
+    step = first + int(rand() * steps)
+    return f'{{"cadence_id":{cadence},"step_id":{step}}}'.encode()
