@@ -36,8 +36,8 @@ SEED, ACTIVITIES, TEAMS, BATCH = 11, 3_500, 3, 1_000
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every store stamps ``FROZEN_US`` as "now" (the clock then counts on by 1 µs)."""
-    for module in ("activityfeed.storage.sqlite.store", "activityfeed.storage.sqlite.bulk"):
-        monkeypatch.setattr(f"{module}.now_us", lambda: FROZEN_US)
+    for module in ("store", "teams", "writes", "bulk"):
+        monkeypatch.setattr(f"activityfeed.storage.sqlite.{module}.now_us", lambda: FROZEN_US)
 
 
 def fast_store(path: Path, activities: int = ACTIVITIES, teams: int = TEAMS) -> Any:

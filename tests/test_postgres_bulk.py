@@ -58,8 +58,8 @@ def other_pg_url(pg_url: str) -> Iterator[str]:
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every PostgreSQL write stamps ``FROZEN_US`` as "now"."""
-    for module in ("postgres", "postgres_writes", "postgres_bulk", "postgres_records"):
-        monkeypatch.setattr(f"activityfeed.storage.{module}.now_us", lambda: FROZEN_US)
+    for module in ("store", "teams", "writes", "bulk", "records"):
+        monkeypatch.setattr(f"activityfeed.storage.postgres.{module}.now_us", lambda: FROZEN_US)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from activityfeed.model import (
     RESOURCE_TYPE_SET,
     ActivityChanges,
     ActivityInput,
+    storable,
 )
 from activityfeed.settings import Limits
 from activityfeed.timestamps import TimestampError, parse_timestamp
@@ -368,7 +369,7 @@ def _resource_id(
         # No NUL characters: PostgreSQL's text cannot hold them, and every
         # store must accept the same bodies.
         if isinstance(value, int) or (
-            isinstance(value, str) and 0 < len(value) <= 255 and "\x00" not in value
+            isinstance(value, str) and 0 < len(value) <= 255 and storable(value)
         ):
             return str(value)
         errors.add(name, "must be a non-empty string of at most 255 characters, without NUL")
@@ -401,7 +402,7 @@ def _user_guid(data: Mapping[str, Any], prefix: str, errors: ErrorCollector) -> 
     value = data.get("user_guid")
     if value is None:
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= 255 or "\x00" in value:
+    if not isinstance(value, str) or not 0 < len(value) <= 255 or not storable(value):
         errors.add(
             f"{prefix}user_guid", "must be a string of 1 to 255 characters without NUL, or null"
         )

@@ -7,14 +7,18 @@ SQL text; every value the client sent is a bound parameter.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from activityfeed.model import RESOURCE_TYPES
-from activityfeed.query import ListQuery, TimeRange
+from activityfeed.query import COUNT_LIMIT, ListQuery, TimeRange
 
 _OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _SORT_COLUMNS = {"occurred_at": "occurred_at", "updated_at": "updated_at"}
 _MAX_OFFSET = 2**63 - 1
+# Values per IN list on SQLite: well under its limit of bound parameters.
+IN_LIST_SIZE = 500
+T = TypeVar("T")
 
 
 class Where:
@@ -148,31 +152,23 @@ def window(query: ListQuery) -> tuple[int, int]:
     return query.per_page + 1, min(query.offset, _MAX_OFFSET)
 
 
-def page_sql(
-    team_id: int,
-    query: ListQuery,
-    columns: str = "doc, refs",
-    placeholder: str = "?",
-    steer_planner: bool = False,
-) -> tuple[str, list[Any]]:
-    """The statement of one page (with its look-ahead row) and its parameters.
+def page_sql(team_id: int, query: ListQuery, steer_planner: bool = False) -> tuple[str, list[Any]]:
+    """SQLite's statement of one page (with its look-ahead row) and its parameters.
 
-    The stores run exactly this, and the query-plan tests explain exactly this.
-    ``steer_planner`` applies :func:`sorting_matches_is_cheaper` (for SQLite,
-    whose planner has no statistics until ``ANALYZE``).
+    The store runs exactly this, and the query-plan tests explain exactly this.
+    ``steer_planner`` applies :func:`sorting_matches_is_cheaper` and
+    :func:`type_branches` (for SQLite, whose planner has no statistics until
+    ``ANALYZE``). PostgreSQL's statement is
+    :func:`~activityfeed.storage.postgres.store.list_sql`.
     """
     branches = type_branches(query) if steer_planner else None
     if branches is not None:
-        return _union_page_sql(team_id, query, branches, columns, placeholder)
-    where = where_for(team_id, query, placeholder)
+        return _union_page_sql(team_id, query, branches)
+    where = where_for(team_id, query)
     order = order_by(query, steer_planner and sorting_matches_is_cheaper(query))
-    if placeholder == "$":  # numbered: LIMIT and OFFSET follow the filters' parameters
-        limit, offset = f"${len(where.params) + 1}", f"${len(where.params) + 2}"
-    else:
-        limit = offset = placeholder
     sql = (
-        f"SELECT {columns} FROM activities WHERE {where.sql} "  # noqa: S608
-        f"ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
     return sql, [*where.params, *window(query)]
 
@@ -211,11 +207,7 @@ def type_branches(query: ListQuery) -> list[tuple[str, str]] | None:
 
 
 def _union_page_sql(
-    team_id: int,
-    query: ListQuery,
-    branches: list[tuple[str, str]],
-    columns: str,
-    placeholder: str,
+    team_id: int, query: ListQuery, branches: list[tuple[str, str]]
 ) -> tuple[str, list[Any]]:
     """The page as a union of one ordered, limited index range per (resource type, type)."""
     # The branches carry the type and resource type filters.
@@ -226,17 +218,17 @@ def _union_page_sql(
     parts: list[str] = []
     params: list[Any] = []
     for resource_type, activity_type in branches:
-        where = where_for(team_id, rest, placeholder)
+        where = where_for(team_id, rest)
         where.add("type = {}", activity_type)
         where.add("resource_type = {}", resource_type)
         parts.append(
-            f"SELECT * FROM (SELECT {columns}, occurred_at, seq FROM activities "  # noqa: S608
-            f"WHERE {where.sql} ORDER BY {order} LIMIT {placeholder})"
+            "SELECT * FROM (SELECT doc, refs, occurred_at, seq FROM activities "  # noqa: S608
+            f"WHERE {where.sql} ORDER BY {order} LIMIT ?)"
         )
         params.extend([*where.params, min(limit + offset, _MAX_OFFSET)])
     sql = (
-        f"SELECT {columns} FROM ({' UNION ALL '.join(parts)}) "  # noqa: S608
-        f"ORDER BY {order} LIMIT {placeholder} OFFSET {placeholder}"
+        f"SELECT doc, refs FROM ({' UNION ALL '.join(parts)}) "  # noqa: S608
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
     return sql, [*params, limit, offset]
 
@@ -263,3 +255,33 @@ def counted_pairs(query: ListQuery, placeholder: str = "?") -> Where:
     if query.type_map is not None:
         where.add_type_map(query.type_map)
     return where
+
+
+def count_sql(team_id: int, query: ListQuery, placeholder: str = "?") -> tuple[str, list[Any]]:
+    """The statement that counts the team's activities matching ``query``, and its parameters.
+
+    The per-(type, resource type) counters answer it when they can
+    (:func:`counts_table_applies`); otherwise the rows are counted, up to
+    :data:`~activityfeed.query.COUNT_LIMIT` when the query limits counts
+    (then read the result through :func:`counted`).
+    """
+    if counts_table_applies(query):
+        pairs = counted_pairs(query, placeholder)
+        pairs.add("team_id = {}", team_id)
+        return f"SELECT coalesce(sum(n), 0) FROM activity_counts WHERE {pairs.sql}", pairs.params  # noqa: S608
+    where = where_for(team_id, query, placeholder)
+    inner = f"SELECT 1 FROM activities WHERE {where.sql}"  # noqa: S608
+    if query.limit_counts:
+        inner += f" LIMIT {COUNT_LIMIT}"
+    return f"SELECT count(*) FROM ({inner}) AS page", where.params  # noqa: S608
+
+
+def counted(total: int, query: ListQuery) -> int:
+    """The count :func:`count_sql` found, as the page reports it (capped when the query says so)."""
+    return min(int(total), COUNT_LIMIT) if query.limit_counts else int(total)
+
+
+def chunks(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
+    """``values`` in runs of at most ``size``: one ``IN`` list of bound parameters each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from activityfeed.model import storable
 from activityfeed.storage.base import BulkResult, StoredRecord
 from activityfeed.storage.postgres.writes import CUSTOM_PLANS
 from activityfeed.timestamps import now_us
@@ -105,10 +106,10 @@ class PostgresRecords:
         names: list[str] = []
         ids: list[str] = []
         for resource, resource_ids in wanted.items():
-            if "\x00" in resource:
+            if not storable(resource):
                 continue
             for record_id in resource_ids:
-                if "\x00" not in record_id:
+                if storable(record_id):
                     names.append(resource)
                     ids.append(record_id)
         if not ids:

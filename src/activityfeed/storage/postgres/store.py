@@ -37,27 +37,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from activityfeed.model import ApiKey, Team
-from activityfeed.query import COUNT_LIMIT, ListQuery
+from activityfeed.model import storable
+from activityfeed.query import ListQuery
 from activityfeed.storage.base import (
-    KEY_COLUMNS,
     ListResult,
     Row,
     StorageRefused,
     StorageUnavailable,
-    api_key,
 )
 from activityfeed.storage.postgres.bulk import KEPT, FreshLoad, fresh_load
 from activityfeed.storage.postgres.records import PostgresRecords
 from activityfeed.storage.postgres.schema import MIGRATIONS
+from activityfeed.storage.postgres.teams import PostgresTeams
 from activityfeed.storage.postgres.writes import PostgresWrites
-from activityfeed.storage.sqlbuild import (
-    counted_pairs,
-    counts_table_applies,
-    order_by,
-    where_for,
-    window,
-)
+from activityfeed.storage.sqlbuild import count_sql, counted, order_by, where_for, window
 from activityfeed.timestamps import now_us
 
 DEFAULT_CONNECT_TIMEOUT = 3.0
@@ -72,8 +65,6 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
 )
-
-_TEAM_COLUMNS = "id, name, rate_limit, created_at"
 
 
 def _left(deadline: asyncio.Timeout) -> float | None:
@@ -95,17 +86,12 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=urlencode(query))), own
 
 
-def storable(text: str) -> bool:
-    """Whether PostgreSQL can hold ``text``: its ``text`` type refuses NUL characters.
-
-    A value with one cannot be stored, so a lookup of it finds nothing, and
-    must not reach the server, which would answer with an error.
-    """
-    return "\x00" not in text
-
-
 def without_unstorable(query: ListQuery) -> ListQuery | None:
-    """``query`` without filter values that cannot be stored; ``None`` if it matches nothing."""
+    """``query`` without filter values that cannot be stored; ``None`` if it matches nothing.
+
+    Such a value must not reach the server, which would answer with an error
+    (:func:`~activityfeed.model.storable`).
+    """
     changes: dict[str, tuple[str, ...]] = {}
     for name in ("resource_ids", "ids", "user_guids"):
         values: tuple[str, ...] | None = getattr(query, name)
@@ -151,7 +137,7 @@ def list_sql(team_id: int, query: ListQuery) -> tuple[str, list[Any]]:
     return sql, [*where.params, *window(query)]
 
 
-class PostgresStorage(PostgresWrites, PostgresRecords):
+class PostgresStorage(PostgresTeams, PostgresWrites, PostgresRecords):
     """The :class:`~activityfeed.storage.base.Storage` on a PostgreSQL database."""
 
     def __init__(
@@ -353,93 +339,6 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
         async with self._call(min(seconds, self.connect_timeout)) as conn:
             await conn.fetchval("SELECT 1")
 
-    # Teams and keys.
-
-    async def ensure_team(self, name: str) -> Team:
-        """The team called ``name``, created (with its clock) when missing."""
-        async with self.transaction() as conn:
-            sql = f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = $1"  # noqa: S608
-            row = await conn.fetchrow(sql, name)
-            if row is None:
-                insert = (
-                    "INSERT INTO teams (name, created_at) VALUES ($1, $2) "  # noqa: S608
-                    "ON CONFLICT (name) DO UPDATE SET name = excluded.name "
-                    f"RETURNING {_TEAM_COLUMNS}"
-                )
-                row = await conn.fetchrow(insert, name, now_us())
-                await conn.execute(
-                    "INSERT INTO team_clocks (team_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                    row[0],
-                )
-        return Team(*row)
-
-    async def get_team(self, name: str) -> Team | None:
-        """The team called ``name``, if any."""
-        rows = await self.fetch(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = $1", name)  # noqa: S608
-        return Team(*rows[0]) if rows else None
-
-    async def list_teams(self) -> list[Team]:
-        """Every team, by name."""
-        rows = await self.fetch(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY name")  # noqa: S608
-        return [Team(*row) for row in rows]
-
-    async def set_team_rate_limit(self, name: str, limit: int | None) -> bool:
-        """Set one team's budget per minute."""
-        async with self.connection() as conn:
-            status = await conn.execute(
-                "UPDATE teams SET rate_limit = $1 WHERE name = $2", limit, name
-            )
-        return bool(status != "UPDATE 0")
-
-    async def add_key(
-        self, team_id: int, key_hash: str, prefix: str, scopes: tuple[str, ...]
-    ) -> ApiKey:
-        """Store a new key by its hash."""
-        async with self.transaction() as conn:
-            key_id = await conn.fetchval(
-                "INSERT INTO api_keys (team_id, key_hash, prefix, scopes, created_at) "
-                "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                team_id,
-                key_hash,
-                prefix,
-                ",".join(scopes),
-                now_us(),
-            )
-            row = await conn.fetchrow(
-                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
-                "WHERE k.id = $1",
-                key_id,
-            )
-        return api_key(row)
-
-    async def find_key(self, key_hash: str) -> ApiKey | None:
-        """The key with this hash, with its team."""
-        rows = await self.fetch(
-            f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
-            "WHERE k.key_hash = $1",
-            key_hash,
-        )
-        return api_key(rows[0]) if rows else None
-
-    async def list_keys(self, team: str | None = None) -> list[ApiKey]:
-        """Keys, optionally of one team."""
-        sql = f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
-        if team is None:
-            rows = await self.fetch(sql + " ORDER BY k.id")
-        else:
-            rows = await self.fetch(sql + " WHERE t.name = $1 ORDER BY k.id", team)
-        return [api_key(row) for row in rows]
-
-    async def revoke_key(self, prefix: str) -> int:
-        """Revoke the live keys whose prefix is ``prefix``."""
-        async with self.connection() as conn:
-            status: str = await conn.execute(
-                "UPDATE api_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
-                now_us(),
-                prefix,
-            )
-        return int(status.rsplit(" ", 1)[-1])
-
     # Activities: reads.
 
     async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
@@ -457,20 +356,8 @@ class PostgresStorage(PostgresWrites, PostgresRecords):
 
     @staticmethod
     async def _count(conn: asyncpg.Connection, team_id: int, query: ListQuery) -> int:
-        if counts_table_applies(query):
-            pairs = counted_pairs(query, "$")
-            pairs.add("team_id = {}", team_id)
-            total = await conn.fetchval(
-                f"SELECT coalesce(sum(n), 0) FROM activity_counts WHERE {pairs.sql}",  # noqa: S608
-                *pairs.params,
-            )
-        else:
-            where = where_for(team_id, query, "$")
-            inner = f"SELECT 1 FROM activities WHERE {where.sql}"  # noqa: S608
-            if query.limit_counts:
-                inner += f" LIMIT {COUNT_LIMIT}"
-            total = await conn.fetchval(f"SELECT count(*) FROM ({inner}) AS page", *where.params)  # noqa: S608
-        return min(int(total), COUNT_LIMIT) if query.limit_counts else int(total)
+        sql, params = count_sql(team_id, query, "$")
+        return counted(await conn.fetchval(sql, *params), query)
 
     async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
         """One activity by id."""

@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg
 
-from activityfeed.model import Activity, ActivityChanges, ActivityInput
+from activityfeed.model import Activity, ActivityChanges, ActivityInput, storable
 from activityfeed.storage import writes
 from activityfeed.storage.base import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
@@ -131,7 +131,7 @@ async def add_counts(
 
 
 class PostgresWrites:
-    """The activity write methods of :class:`~activityfeed.storage.postgres.store.PostgresStorage`."""
+    """The activity writes of :class:`~activityfeed.storage.postgres.store.PostgresStorage`."""
 
     # Provided by PostgresStorage.
     def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
@@ -207,7 +207,7 @@ class PostgresWrites:
         self, team_id: int, activity_id: str, changes: ActivityChanges
     ) -> Row | None:
         """Apply an update body and bump ``updated_at``; ``None`` when unknown."""
-        if "\x00" in activity_id:  # PostgreSQL cannot hold it: no such activity
+        if not storable(activity_id):  # PostgreSQL cannot hold it: no such activity
             return None
         async with self.transaction() as conn:
             clock = await lock_clock(conn, team_id)
@@ -223,7 +223,7 @@ class PostgresWrites:
 
     async def delete_activity(self, team_id: int, activity_id: str) -> bool:
         """Delete an activity; ``False`` when unknown."""
-        if "\x00" in activity_id:
+        if not storable(activity_id):
             return False
         async with self.transaction() as conn:
             await lock_clock(conn, team_id)

@@ -8,21 +8,16 @@ unique index, so a batch read is one index probe per id.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from activityfeed.storage.base import BulkResult, StoredRecord
+from activityfeed.storage.sqlbuild import chunks
 from activityfeed.timestamps import now_us
 
 T = TypeVar("T")
-_CHUNK = 500  # ids per IN list, well under SQLite's variable limit
 _COLUMNS = "resource, id, attributes, created_at, updated_at"
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
 
 
 class SQLiteRecords:
@@ -84,7 +79,7 @@ class SQLiteRecords:
         with self._errors():
             for resource, ids in wanted.items():
                 records = found[resource] = {}
-                for chunk in _chunks(ids):
+                for chunk in chunks(ids):
                     marks = ",".join("?" * len(chunk))
                     records.update(
                         self.reader.execute(

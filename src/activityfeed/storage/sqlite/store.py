@@ -19,35 +19,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from activityfeed.model import Activity, ActivityChanges, ActivityInput, ApiKey, Team
-from activityfeed.query import COUNT_LIMIT, ListQuery
-from activityfeed.storage import writes
+from activityfeed.query import ListQuery
 from activityfeed.storage.base import (
-    KEY_COLUMNS,
-    BulkResult,
-    DuplicateId,
     ListResult,
     Row,
     StorageUnavailable,
     StoreReadOnly,
-    api_key,
 )
-from activityfeed.storage.sqlbuild import (
-    counted_pairs,
-    counts_table_applies,
-    page_sql,
-    where_for,
-)
+from activityfeed.storage.sqlbuild import count_sql, counted, page_sql
 from activityfeed.storage.sqlite.bulk import FreshLoad, fresh_load
 from activityfeed.storage.sqlite.records import SQLiteRecords
 from activityfeed.storage.sqlite.schema import MIGRATIONS
+from activityfeed.storage.sqlite.teams import SQLiteTeams
+from activityfeed.storage.sqlite.writes import SQLiteWrites
 from activityfeed.timestamps import now_us
 from activityfeed.urls import sqlite_path
 
 T = TypeVar("T")
-_CHUNK = 500  # ids per IN list, well under SQLite's variable limit
 log = logging.getLogger("activityfeed")
 _reported: set[tuple[str, str]] = set()  # (what, file): each said once per process
 
@@ -84,7 +74,7 @@ def create_private(path: str) -> None:
 BUSY_TIMEOUT_MS = 30_000
 
 
-class SQLiteStorage(SQLiteRecords):
+class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
     """The :class:`~activityfeed.storage.base.Storage` on one SQLite file.
 
     Associated records come from :class:`SQLiteRecords`. A store this
@@ -335,103 +325,6 @@ class SQLiteStorage(SQLiteRecords):
             conn.execute("COMMIT")
         return result
 
-    # Teams and keys.
-
-    async def ensure_team(self, name: str) -> Team:
-        """The team called ``name``, created when missing."""
-
-        def work(conn: sqlite3.Connection) -> Team:
-            conn.execute(
-                "INSERT INTO teams (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                (name, now_us()),
-            )
-            return self._team(conn, name)  # type: ignore[return-value]
-
-        return await self._write(work)
-
-    @staticmethod
-    def _team(conn: sqlite3.Connection, name: str) -> Team | None:
-        row = conn.execute(
-            "SELECT id, name, rate_limit, created_at FROM teams WHERE name = ?", (name,)
-        ).fetchone()
-        return None if row is None else Team(*row)
-
-    async def get_team(self, name: str) -> Team | None:
-        """The team called ``name``, if any."""
-        with self._errors():
-            return self._team(self.reader, name)
-
-    async def list_teams(self) -> list[Team]:
-        """Every team, by name."""
-        with self._errors():
-            rows = self.reader.execute(
-                "SELECT id, name, rate_limit, created_at FROM teams ORDER BY name"
-            ).fetchall()
-        return [Team(*row) for row in rows]
-
-    async def set_team_rate_limit(self, name: str, limit: int | None) -> bool:
-        """Set one team's budget per minute."""
-        return await self._write(
-            lambda conn: (
-                conn.execute(
-                    "UPDATE teams SET rate_limit = ? WHERE name = ?", (limit, name)
-                ).rowcount
-                > 0
-            )
-        )
-
-    async def add_key(
-        self, team_id: int, key_hash: str, prefix: str, scopes: tuple[str, ...]
-    ) -> ApiKey:
-        """Store a new key by its hash."""
-
-        def work(conn: sqlite3.Connection) -> ApiKey:
-            cursor = conn.execute(
-                "INSERT INTO api_keys (team_id, key_hash, prefix, scopes, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (team_id, key_hash, prefix, ",".join(scopes), now_us()),
-            )
-            row = conn.execute(
-                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
-                "WHERE k.id = ?",
-                (cursor.lastrowid,),
-            ).fetchone()
-            return api_key(row)
-
-        return await self._write(work)
-
-    async def find_key(self, key_hash: str) -> ApiKey | None:
-        """The key with this hash, with its team."""
-        with self._errors():
-            row = self.reader.execute(
-                f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id "  # noqa: S608
-                "WHERE k.key_hash = ?",
-                (key_hash,),
-            ).fetchone()
-        return None if row is None else api_key(row)
-
-    async def list_keys(self, team: str | None = None) -> list[ApiKey]:
-        """Keys, optionally of one team."""
-        sql = f"SELECT {KEY_COLUMNS} FROM api_keys k JOIN teams t ON t.id = k.team_id"  # noqa: S608
-        params: tuple[Any, ...] = ()
-        if team is not None:
-            sql += " WHERE t.name = ?"
-            params = (team,)
-        with self._errors():
-            rows = self.reader.execute(sql + " ORDER BY k.id", params).fetchall()
-        return [api_key(row) for row in rows]
-
-    async def revoke_key(self, prefix: str) -> int:
-        """Revoke the live keys whose prefix is ``prefix``."""
-        return await self._write(
-            lambda conn: (
-                conn.execute(
-                    "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
-                    (now_us(), prefix),
-                ).rowcount
-            )
-        )
-
     # Activities: reads.
 
     async def list_activities(self, team_id: int, query: ListQuery) -> ListResult:
@@ -444,21 +337,9 @@ class SQLiteStorage(SQLiteRecords):
         return ListResult([Row(doc, refs) for doc, refs in rows[: query.per_page]], has_more, total)
 
     def _count(self, team_id: int, query: ListQuery) -> int:
-        if counts_table_applies(query):
-            pairs = counted_pairs(query)
-            pairs.add("team_id = {}", team_id)
-            (total,) = self.reader.execute(
-                f"SELECT coalesce(sum(n), 0) FROM activity_counts WHERE {pairs.sql}",  # noqa: S608
-                pairs.params,
-            ).fetchone()
-        else:
-            where = where_for(team_id, query)
-            inner = f"SELECT 1 FROM activities WHERE {where.sql}"  # noqa: S608
-            if query.limit_counts:
-                inner += f" LIMIT {COUNT_LIMIT}"
-            sql = f"SELECT count(*) FROM ({inner})"  # noqa: S608
-            (total,) = self.reader.execute(sql, where.params).fetchone()
-        return min(int(total), COUNT_LIMIT) if query.limit_counts else int(total)
+        sql, params = count_sql(team_id, query)
+        (total,) = self.reader.execute(sql, params).fetchone()
+        return counted(total, query)
 
     async def get_activity(self, team_id: int, activity_id: str) -> Row | None:
         """One activity by id."""
@@ -468,156 +349,6 @@ class SQLiteStorage(SQLiteRecords):
                 (team_id, activity_id),
             ).fetchone()
         return None if row is None else Row(row[0], row[1])
-
-    # Activities: writes.
-
-    @staticmethod
-    def _clock(conn: sqlite3.Connection, team_id: int) -> writes.Clock:
-        (last,) = conn.execute("SELECT clock FROM teams WHERE id = ?", (team_id,)).fetchone()
-        return writes.Clock(last, now_us())
-
-    @staticmethod
-    def _save_clock(conn: sqlite3.Connection, team_id: int, clock: writes.Clock) -> None:
-        conn.execute("UPDATE teams SET clock = ? WHERE id = ?", (clock.value, team_id))
-
-    @staticmethod
-    def _next_seq(conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activities'").fetchone()
-        return 1 if row is None else int(row[0]) + 1
-
-    @staticmethod
-    def _count_delta(
-        conn: sqlite3.Connection, team_id: int, deltas: dict[tuple[str, str], int]
-    ) -> None:
-        conn.executemany(
-            "INSERT INTO activity_counts (team_id, type, resource_type, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (team_id, type, resource_type) DO UPDATE SET n = n + excluded.n",
-            [(team_id, t, rt, n) for (t, rt), n in deltas.items() if n],
-        )
-
-    @staticmethod
-    def _existing(
-        conn: sqlite3.Connection, team_id: int, ids: list[str]
-    ) -> dict[str, tuple[int, Activity]]:
-        found: dict[str, tuple[int, Activity]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                f"SELECT {writes.ACTIVITY_COLUMNS} FROM activities "  # noqa: S608
-                f"WHERE team_id = ? AND id IN ({marks})",
-                [team_id, *chunk],
-            ):
-                seq, activity = writes.activity_from_row(row)
-                found[activity.id] = (seq, activity)
-        return found
-
-    async def create_activity(self, team_id: int, item: ActivityInput) -> Row:
-        """Store a new activity."""
-
-        def work(conn: sqlite3.Connection) -> Row:
-            seq = self._next_seq(conn)
-            if item.id is not None:
-                activity_id = item.id
-                if self._id_taken(conn, team_id, activity_id):
-                    raise DuplicateId(activity_id)
-            else:
-                activity_id = writes.auto_id(item.type, seq)
-                while self._id_taken(conn, team_id, activity_id):
-                    seq += 1
-                    activity_id = writes.auto_id(item.type, seq)
-            clock = self._clock(conn, team_id)
-            activity = writes.new_activity(item, activity_id, clock.tick())
-            values = writes.stored_columns(team_id, seq, activity)
-            self._insert(conn, [values])
-            self._save_clock(conn, team_id, clock)
-            self._count_delta(conn, team_id, {(activity.type, activity.resource_type): 1})
-            return Row(values[-1], values[-2])
-
-        return await self._write(work)
-
-    @staticmethod
-    def _id_taken(conn: sqlite3.Connection, team_id: int, activity_id: str) -> bool:
-        return (
-            conn.execute(
-                "SELECT 1 FROM activities WHERE team_id = ? AND id = ?", (team_id, activity_id)
-            ).fetchone()
-            is not None
-        )
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        conn.executemany(
-            f"INSERT INTO activities ({writes.INSERT_COLUMNS}) "  # noqa: S608
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-
-    @staticmethod
-    def _replace(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-        conn.executemany(
-            "UPDATE activities SET resource_type = ?, resource_id = ?, user_guid = ?, "
-            "occurred_at = ?, updated_at = ?, pinned_at = ?, refs = ?, doc = ? "
-            "WHERE seq = ?",
-            [(*r[4:7], r[7], *r[9:13], r[1]) for r in rows],
-        )
-
-    async def update_activity(
-        self, team_id: int, activity_id: str, changes: ActivityChanges
-    ) -> Row | None:
-        """Apply an update body and bump ``updated_at``."""
-
-        def work(conn: sqlite3.Connection) -> Row | None:
-            found = self._existing(conn, team_id, [activity_id]).get(activity_id)
-            if found is None:
-                return None
-            seq, stored = found
-            clock = self._clock(conn, team_id)
-            activity = writes.changed(stored, changes, clock.tick())
-            values = writes.stored_columns(team_id, seq, activity)
-            self._replace(conn, [values])
-            self._save_clock(conn, team_id, clock)
-            return Row(values[-1], values[-2])
-
-        return await self._write(work)
-
-    async def delete_activity(self, team_id: int, activity_id: str) -> bool:
-        """Delete an activity."""
-
-        def work(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM activities WHERE team_id = ? AND id = ? RETURNING type, resource_type",
-                (team_id, activity_id),
-            ).fetchone()
-            if row is None:
-                return False
-            self._count_delta(conn, team_id, {(row[0], row[1]): -1})
-            return True
-
-        return await self._write(work)
-
-    async def upsert_activities(self, team_id: int, items: list[ActivityInput]) -> BulkResult:
-        """Create or replace by id, in array order, in one transaction."""
-        return await self._write(lambda conn: self.upsert_sync(conn, team_id, items))
-
-    def upsert_sync(
-        self, conn: sqlite3.Connection, team_id: int, items: list[ActivityInput]
-    ) -> BulkResult:
-        """The bulk upsert inside an open write transaction."""
-        existing = self._existing(conn, team_id, [item.id for item in items if item.id])
-        clock = self._clock(conn, team_id)
-        plan = writes.plan_upsert(items, existing, clock)
-        seq = self._next_seq(conn)
-        inserts = [
-            writes.new_row(team_id, seq + n, item, stamp)
-            for n, (item, stamp) in enumerate(plan.inserts)
-        ]
-        replaces = [writes.stored_columns(team_id, s, a) for s, a in plan.replaces]
-        self._insert(conn, inserts)
-        self._replace(conn, replaces)
-        self._save_clock(conn, team_id, clock)
-        self._count_delta(conn, team_id, plan.deltas)
-        return BulkResult(created=len(inserts), updated=len(replaces), unchanged=plan.unchanged)
 
     @contextmanager
     def fresh_load(self) -> Iterator[FreshLoad | None]:
