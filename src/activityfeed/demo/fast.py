@@ -25,12 +25,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from activityfeed.demo.stream import References, activity_stream
-from activityfeed.demo.world import build_world
+from activityfeed.demo.world import World, build_world
 from activityfeed.storage import writes
 from activityfeed.storage.sqlite.bulk import FreshLoad
 
@@ -106,15 +107,54 @@ def child_main() -> None:
     produce(sys.stdout.buffer, seed, batch_size, plans)
 
 
-def plan_teams(load: FreshLoad, seed_shares: Sequence[tuple[int, int, int]]) -> list[TeamPlan]:
-    """Plans for ``(team index, team id, activities)``: consecutive ``seq`` ranges, team clocks."""
+def plan_teams(
+    worlds: Sequence[World],
+    team_ids: Sequence[int],
+    next_seq: int,
+    clocks: Sequence[writes.Clock],
+) -> list[TeamPlan]:
+    """Each team's plan: consecutive ``seq`` ranges from ``next_seq``, its clock from the store."""
     plans = []
-    seq = load.next_seq
-    for index, team_id, activities in seed_shares:
-        clock = load.clock(team_id)
-        plans.append(TeamPlan(index, team_id, activities, seq, clock.value, clock.now))
-        seq += activities
+    seq = next_seq
+    for world, team_id, clock in zip(worlds, team_ids, clocks, strict=True):
+        plans.append(TeamPlan(world.index, team_id, world.activities, seq, clock.value, clock.now))
+        seq += world.activities
     return plans
+
+
+class TeamRows:
+    """One team's batches as the row process sends them, and what they add up to.
+
+    Both fast loads read a team with :meth:`batches`, and take its
+    :attr:`clock`, :attr:`deltas` and :attr:`created` to finish it.
+    """
+
+    def __init__(self, plan: TeamPlan, advance: Callable[[int, int], None]) -> None:
+        self.plan = plan
+        self.advance = advance
+        self.created = 0
+        self.deltas: dict[tuple[str, str], int] = {}
+        self.counts: dict[str, int] = {}
+        self.clock = 0
+
+    def batches(self, read: Callable[[], tuple[Any, ...]]) -> Iterator[list[Any]]:
+        """The team's batches of flattened rows, read with ``read`` up to its closing message.
+
+        A batch is counted (``advance(count, team index)``) when the next is
+        asked for: once the caller has written it.
+        """
+        while (message := read())[0] == "rows":
+            _, count, flat, deltas = message
+            yield flat
+            self.created += count
+            for key, n in deltas.items():
+                self.deltas[key] = self.deltas.get(key, 0) + n
+            self.advance(count, self.plan.index)
+        _, self.counts, self.clock = message
+
+    def loaded(self) -> TeamLoaded:
+        """The team's load, once :meth:`batches` has ended."""
+        return TeamLoaded(References(self.counts), self.created)
 
 
 def load_fresh(
@@ -128,18 +168,11 @@ def load_fresh(
     loaded: list[TeamLoaded] = []
     with producer(seed, batch_size, plans) as child:
         for plan in plans:
-            created = 0
-            deltas: dict[tuple[str, str], int] = {}
-            while (message := read_frame(child))[0] == "rows":
-                _, count, flat, batch_deltas = message
+            team = TeamRows(plan, advance)
+            for flat in team.batches(partial(read_frame, child)):
                 load.insert(flat)
-                created += count
-                for key, n in batch_deltas.items():
-                    deltas[key] = deltas.get(key, 0) + n
-                advance(count, plan.index)
-            _, counts, clock = message
-            load.finish_team(plan.team_id, clock, deltas)
-            loaded.append(TeamLoaded(References(counts), created))
+            load.finish_team(plan.team_id, team.clock, team.deltas)
+            loaded.append(team.loaded())
     return loaded
 
 

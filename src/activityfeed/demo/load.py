@@ -10,7 +10,7 @@ them all unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,25 +159,17 @@ async def load_demo(
     is false. ``progress`` shows a Rich progress bar on stderr.
     """
     shares = team_shares(activities, teams)
-    reports: list[TeamReport] = []
     with _Progress(activities, progress) as bar:
         worlds = [build_world(seed, index, share) for index, share in enumerate(shares)]
         team_ids = [(await store.ensure_team(world.name)).id for world in worlds]
-        if fast:
-            loaded = _load_fresh(store, seed, worlds, team_ids, batch_size, bar)
-            if loaded is None:
-                loaded = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, bar)
-            reports = loaded or []
-        for world, team_id in zip(worlds[len(reports) :], team_ids[len(reports) :], strict=True):
-            references = References()
-            totals = [0, 0, 0]
-            for batch in activity_stream(world, seed, references, batch_size):
-                # One batch at a time: overlapping generation with the write
-                # thread was measured slower (the writer waits for the GIL
-                # after every row of executemany).
-                _add(totals, await store.upsert_activities(team_id, batch))
-                bar.advance(len(batch), world.name)
-            reports.append(TeamReport(world, references, *totals))
+        reports = (
+            await _load_fresh(store, seed, worlds, team_ids, batch_size, bar) if fast else None
+        )
+        if reports is None:
+            reports = [
+                await _load_team(store, seed, world, team_id, batch_size, bar)
+                for world, team_id in zip(worlds, team_ids, strict=True)
+            ]
         seconds = bar.elapsed
     records, records_seconds = await _load_records(store, seed, reports)
     return DemoReport(
@@ -190,20 +182,22 @@ async def load_demo(
     )
 
 
-def _specs(worlds: list[World], team_ids: list[int]) -> list[tuple[int, int, int]]:
-    """``(world index, team id, activities)`` of each team, for a fast load's plan."""
-    return [(w.index, team_id, w.activities) for w, team_id in zip(worlds, team_ids, strict=True)]
+async def _load_team(
+    store: Storage, seed: int, world: World, team_id: int, batch_size: int, bar: _Progress
+) -> TeamReport:
+    """One team's activities, batch by batch through the store's bulk upsert."""
+    references = References()
+    totals = [0, 0, 0]
+    for batch in activity_stream(world, seed, references, batch_size):
+        # One batch at a time: overlapping generation with the write
+        # thread was measured slower (the writer waits for the GIL
+        # after every row of executemany).
+        _add(totals, await store.upsert_activities(team_id, batch))
+        bar.advance(len(batch), world.name)
+    return TeamReport(world, references, *totals)
 
 
-def _reports(worlds: list[World], loaded: Sequence[TeamLoaded]) -> list[TeamReport]:
-    """The report of each team after a fast load: everything created."""
-    return [
-        TeamReport(world, team.references, team.created, 0, 0)
-        for world, team in zip(worlds, loaded, strict=True)
-    ]
-
-
-def _load_fresh(
+async def _load_fresh(
     store: Storage,
     seed: int,
     worlds: list[World],
@@ -211,23 +205,43 @@ def _load_fresh(
     batch_size: int,
     bar: _Progress,
 ) -> list[TeamReport] | None:
-    """The fast load (:mod:`activityfeed.demo.fast`) when the store is SQLite without activities.
+    """Every team by the store's fast load when it has no activities, everything created.
 
-    ``None`` when it does not apply: the batches then go through the bulk upsert.
+    ``None`` when there is no fast load: the batches then go through the bulk upsert.
     """
-    if not isinstance(store, SQLiteStorage) or not worlds:
+    if not worlds:
         return None
+
+    def advance(count: int, index: int) -> None:
+        bar.advance(count, worlds[index].name)
+
+    if isinstance(store, SQLiteStorage):
+        loaded = _load_fresh_sqlite(store, seed, worlds, team_ids, batch_size, advance)
+    else:
+        loaded = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, advance)
+    if loaded is None:
+        return None
+    return [
+        TeamReport(world, team.references, team.created, 0, 0)
+        for world, team in zip(worlds, loaded, strict=True)
+    ]
+
+
+def _load_fresh_sqlite(
+    store: SQLiteStorage,
+    seed: int,
+    worlds: list[World],
+    team_ids: list[int],
+    batch_size: int,
+    advance: Callable[[int, int], None],
+) -> list[TeamLoaded] | None:
+    """The fast load of :mod:`activityfeed.demo.fast`, when the SQLite store is empty."""
     with store.fresh_load() as load:
         if load is None:
             return None
-        plans = plan_teams(
-            load,
-            _specs(worlds, team_ids),
-        )
-        loaded = load_fresh(
-            load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
-        )
-    return _reports(worlds, loaded)
+        clocks = [load.clock(team_id) for team_id in team_ids]
+        plans = plan_teams(worlds, team_ids, load.next_seq, clocks)
+        return load_fresh(load, seed, plans, batch_size, advance)
 
 
 async def _load_fresh_postgres(
@@ -236,32 +250,28 @@ async def _load_fresh_postgres(
     worlds: list[World],
     team_ids: list[int],
     batch_size: int,
-    bar: _Progress,
-) -> list[TeamReport] | None:
-    """The fast load (:mod:`activityfeed.demo.fast_postgres`) into PostgreSQL without activities."""
+    advance: Callable[[int, int], None],
+) -> list[TeamLoaded] | None:
+    """The fast load of :mod:`activityfeed.demo.fast_postgres`, when PostgreSQL's store is empty."""
     # Imported here, as open_storage does: the driver only for a PostgreSQL store.
     from activityfeed.storage.postgres.store import PostgresStorage
 
-    if not isinstance(store, PostgresStorage) or not worlds:
+    if not isinstance(store, PostgresStorage):
         return None
-    from activityfeed.demo.fast_postgres import load_fresh as load_postgres
-    from activityfeed.demo.fast_postgres import plan_teams as plan_postgres
+    from activityfeed.demo import fast_postgres
     from activityfeed.storage.postgres.bulk import IN_TIME_ORDER, KEPT
 
     # The demo's rows come in time order: those indexes are kept up as they go.
     async with store.fresh_load(KEPT | IN_TIME_ORDER) as load:
         if load is None:
             return None
-        plans = await plan_postgres(
-            load,
-            _specs(worlds, team_ids),
-        )
-        loaded = await load_postgres(
-            load, seed, plans, batch_size, lambda n, index: bar.advance(n, worlds[index].name)
-        )
+        next_seq = await load.next_seq()
+        clocks = [await load.clock(team_id) for team_id in team_ids]
+        plans = plan_teams(worlds, team_ids, next_seq, clocks)
+        loaded = await fast_postgres.load_fresh(load, seed, plans, batch_size, advance)
     # Without statistics the planner takes a team for a few thousand rows.
     await store.analyze()
-    return _reports(worlds, loaded)
+    return loaded
 
 
 async def _load_records(store: Storage, seed: int, reports: list[TeamReport]) -> tuple[int, float]:
