@@ -10,7 +10,9 @@ batches it has already made through a
 so the store ends exactly as a load through the bulk upsert would leave it.
 
 The child is started with ``spawn``: it imports only what it needs and shares
-no threads or connections with this process.
+no threads or connections with this process. The child, its plans
+(:func:`plan_teams`) and the reading of a team's batches (:class:`TeamRows`)
+serve the PostgreSQL fast load too (:mod:`activityfeed.demo.fast_postgres`).
 """
 
 from __future__ import annotations
