@@ -20,8 +20,9 @@ import pytest
 import pg_support
 from activityfeed.model import ActivityInput
 from activityfeed.query import parse_list_query
-from activityfeed.storage.postgres.store import PostgresStorage, list_sql
 from activityfeed.storage.postgres.schema import MIGRATIONS, PARTITIONS
+from activityfeed.storage.postgres.store import PostgresStorage
+from activityfeed.storage.sqlbuild import list_sql
 from pg_cluster import free_port as pg_cluster_free_port
 
 pytestmark = pytest.mark.postgres

@@ -20,16 +20,17 @@ import pytest
 from click.testing import CliRunner
 
 import pg_support
-from activityfeed.demo import fast_postgres as demo_fast_postgres
 from activityfeed.cli.main import main
-from activityfeed.demo.load import load_demo
+from activityfeed.demo import fast_postgres as demo_fast_postgres
 from activityfeed.demo.fast import ProducerFailed, read_frame
+from activityfeed.demo.load import load_demo
 from activityfeed.query import parse_list_query
 from activityfeed.storage import open_storage
 from activityfeed.storage.copying import copy_store, endpoint_for
-from activityfeed.storage.postgres.copy import PostgresEndpoint
-from activityfeed.storage.postgres.store import PostgresStorage, list_sql
 from activityfeed.storage.postgres.bulk import FreshLoad, IndexesChanged, schema_state
+from activityfeed.storage.postgres.copy import PostgresEndpoint
+from activityfeed.storage.postgres.store import PostgresStorage
+from activityfeed.storage.sqlbuild import list_sql
 from activityfeed.storage.sqlite.store import SQLiteStorage
 from test_postgres import LIST_SHAPES
 

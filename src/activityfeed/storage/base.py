@@ -1,102 +1,59 @@
-"""The storage interface that every store (SQLite, PostgreSQL) implements."""
+"""The interfaces every store (SQLite, PostgreSQL) implements: the store and its copy endpoint.
+
+:class:`Storage` is what the service, the CLI and the demo ask of a store;
+:class:`Endpoint` is a store's whole-table access for a copy between stores
+(:mod:`activityfeed.storage.copying`). The values and errors they speak in
+live in :mod:`activityfeed.storage.values` (which the stores import) and are
+re-exported here for the callers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from activityfeed.model import ActivityChanges, ActivityInput, ApiKey, Team
 from activityfeed.query import ListQuery
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored activity as the read path needs it.
-
-    ``doc`` is the activity's JSON without its dynamic part; ``refs`` the JSON
-    array of its candidate references (``[["email", "2"], ...]``) or ``None``.
-    """
-
-    doc: bytes
-    refs: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    """A page of rows, whether more lie beyond it, and the count when asked for."""
-
-    rows: list[Row]
-    has_more: bool
-    total_count: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BulkResult:
-    """What a bulk upsert did."""
-
-    created: int
-    updated: int
-    unchanged: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """An associated record in the service's own store (contract, section 4).
-
-    ``attributes`` is the JSON object of its attributes, as bytes.
-    """
-
-    resource: str
-    id: str
-    attributes: bytes
-    created_at: int
-    updated_at: int
-
-
-# The columns every store reads a key with (keys ``k`` joined to their team ``t``).
-KEY_COLUMNS = (
-    "k.id, k.team_id, t.name, k.prefix, k.scopes, k.created_at, k.revoked_at, t.rate_limit"
+from activityfeed.storage.values import (
+    KEY_COLUMNS,
+    BulkResult,
+    DuplicateId,
+    KeyRow,
+    ListResult,
+    Row,
+    StorageRefused,
+    StorageUnavailable,
+    StoredRecord,
+    StoreReadOnly,
+    TargetState,
+    TeamState,
+    api_key,
 )
 
+if TYPE_CHECKING:
+    # Types only: the PostgreSQL driver is imported only when such a store is opened.
+    from activityfeed.storage.postgres.bulk import PostgresFreshLoader
+    from activityfeed.storage.sqlite.bulk import SQLiteFreshLoader
 
-def api_key(row: Sequence[Any]) -> ApiKey:
-    """An :class:`ApiKey` from a row of :data:`KEY_COLUMNS`."""
-    return ApiKey(
-        id=row[0],
-        team_id=row[1],
-        team_name=row[2],
-        prefix=row[3],
-        scopes=tuple(row[4].split(",")) if row[4] else (),
-        created_at=row[5],
-        revoked_at=row[6],
-        rate_limit=row[7],
-    )
+    # A store's fast load of a fresh store, one kind per store (see Storage.fresh_loader).
+    FreshLoader: TypeAlias = SQLiteFreshLoader | PostgresFreshLoader
 
-
-class StorageUnavailable(Exception):
-    """The store cannot be reached, or did not answer in time; the HTTP layer answers 503."""
-
-
-class StorageRefused(StorageUnavailable):
-    """The store's server answered and refused: wrong credentials, no such database.
-
-    Waiting does not help, unlike a server that is down or starting up.
-    """
-
-
-class StoreReadOnly(StorageUnavailable):
-    """The store can be read but not written (a read-only SQLite file).
-
-    Not an outage: it lasts until the operator makes the store writable and
-    restarts. The HTTP layer answers each write with a 503 that says so,
-    without ``Retry-After``, and does not log it per request (the store says
-    it once when it opens).
-    """
-
-
-class DuplicateId(Exception):
-    """An activity with this id already exists in the team."""
+__all__ = [
+    "KEY_COLUMNS",
+    "BulkResult",
+    "DuplicateId",
+    "Endpoint",
+    "FreshSink",
+    "ListResult",
+    "Row",
+    "Storage",
+    "StorageRefused",
+    "StorageUnavailable",
+    "StoreReadOnly",
+    "StoredRecord",
+    "api_key",
+]
 
 
 class Storage(Protocol):
@@ -196,3 +153,88 @@ class Storage(Protocol):
 
         For export and copy between stores: page with the last record's key.
         """
+
+    # What a store offers beyond the service: its fast load and its copy endpoint.
+    def fresh_loader(self) -> FreshLoader:
+        """The store's fast load of activities into itself while it has none (the demo's).
+
+        Each kind of store has its own (:class:`FreshLoader` tells them apart
+        by ``kind``), as each has its own way of writing a table at once.
+        """
+
+    def copy_endpoint(self) -> Endpoint:
+        """Whole-table access to the store for ``activityfeed copy``."""
+
+
+class FreshSink(Protocol):
+    """A target's fast load of activities into a store that has none."""
+
+    async def copy(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
+        """Store rows of :data:`~activityfeed.storage.writes.INSERT_COLUMNS` as they are."""
+
+
+class Endpoint(Protocol):
+    """Raw access to one store, for copying whole tables."""
+
+    @property
+    def store(self) -> Storage:
+        """The open store (records are read through its protocol)."""
+
+    async def teams(self) -> list[TeamState]:
+        """Every team, with its clock."""
+
+    async def keys(self) -> list[KeyRow]:
+        """Every API key."""
+
+    async def activity_rows(
+        self, team_id: int, after_seq: int, upto_seq: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` activities of a team with ``after_seq < seq <= upto_seq``, by ``seq``.
+
+        Each row holds the columns of :data:`~activityfeed.storage.writes.INSERT_COLUMNS`.
+        """
+
+    def all_activity_rows(self, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Every activity of every team, ``batch`` at a time, in the order the store reads fastest.
+
+        Rows as :meth:`activity_rows` gives them; for a load that needs no order.
+        """
+
+    async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
+        """The smallest and largest ``seq`` of the team within ``[low, high]``, if any."""
+
+    async def count_activities(self, team_id: int) -> int:
+        """How many activities the team has."""
+
+    async def count_records(self, team_id: int) -> int:
+        """How many associated records the team has."""
+
+    async def peek(self) -> TargetState:
+        """What the store holds, read without opening it: no migration, no write."""
+
+    async def state(self) -> TargetState:
+        """What the open store holds."""
+
+    async def create_team(self, team: TeamState, seq_offset: int) -> int:
+        """Create the team (with its id when free), listed in ``copy_progress``; its id."""
+
+    async def forget_copy(self, team_ids: Sequence[int]) -> None:
+        """Take the teams of a finished copy out of ``copy_progress`` (dropped once empty)."""
+
+    async def put_keys(self, rows: Sequence[KeyRow]) -> None:
+        """Store keys whose hash is not stored yet."""
+
+    async def put_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert activities as they are (``seq`` included), in one transaction."""
+
+    def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
+        """The store's fast load while it has no activities, committed at the end; else ``None``."""
+
+    async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
+        """Upsert records, keeping their timestamps."""
+
+    async def finish_team(self, team_id: int, clock: int) -> None:
+        """Raise the team's clock to ``clock``, rebuild its counters, advance ``seq``."""
+
+    async def finish(self) -> None:
+        """After the whole copy: bring the planner's statistics up to date."""

@@ -11,7 +11,8 @@ and growing after the move.
 Into a target without any activity (a new store, or a copy that failed
 before its activities were in), the target's fresh load, when it has one,
 takes every team's activities in one transaction (PostgreSQL's: ``COPY``
-without the secondary indexes, built at the end; ``postgres_bulk.py``); a
+without the secondary indexes, built at the end;
+:mod:`activityfeed.storage.postgres.bulk`); a
 failure rolls it back whole and running the copy again starts over. Otherwise
 the copy is resumable: a team's activities are split into ``JOBS`` ranges of
 ``seq`` fixed by the source, copied side by side (two ``COPY`` streams keep
@@ -23,10 +24,10 @@ verifies that the target holds as many activities and records per team as
 the source, and every key.
 
 What the target may hold is decided before anything is written
-(:func:`plan_copy`, from a :class:`TargetState`; the command reads it with
-:meth:`Endpoint.peek`, before the target is opened: no migration, no write,
-on SQLite not even a ``-wal`` file). An empty
-target is filled. Each team the copy creates is listed, in the same
+(:func:`plan_copy`, from a :class:`~activityfeed.storage.values.TargetState`;
+the command reads it with :meth:`~activityfeed.storage.base.Endpoint.peek`,
+before the target is opened: no migration, no write, on SQLite not even a
+``-wal`` file). An empty target is filled. Each team the copy creates is listed, in the same
 transaction, in the target's ``copy_progress`` table, with the shift of its
 ``seq`` (below); a verified copy removes its teams from that table (and the
 table once it is empty). So a target that holds only teams listed there, of
@@ -43,50 +44,26 @@ a target whose activities already use the source's numbers, the teams it
 creates get their ``seq`` shifted above the target's largest: the order
 within each team, all that ``seq`` means to a client, is kept.
 
-Each store kind provides a :class:`Endpoint` (``copying_sqlite.py``,
-``copying_postgres.py``).
+Each kind of store provides its :class:`~activityfeed.storage.base.Endpoint`
+(:mod:`activityfeed.storage.sqlite.copy`, :mod:`activityfeed.storage.postgres.copy`),
+which :func:`endpoint_for` asks the store for; this module knows none of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from activityfeed.storage.base import Storage, StoredRecord
+from activityfeed.storage.base import Endpoint, Storage
+from activityfeed.storage.values import PROGRESS_TABLE, KeyRow, TargetState, TargetTeam, TeamState
 
 BATCH = 5_000
 JOBS = 2  # concurrent COPY streams per team
 RECORD_BATCH = 2_000
 
-
-@dataclass(frozen=True, slots=True)
-class TeamState:
-    """A team as copied: with its clock (the last ``updated_at`` handed out)."""
-
-    id: int
-    name: str
-    rate_limit: int | None
-    created_at: int
-    clock: int
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    """An API key as copied (its own id is not kept: keys are found by hash)."""
-
-    team_id: int
-    key_hash: str
-    prefix: str
-    scopes: str
-    created_at: int
-    revoked_at: int | None
-
-
-PROGRESS_TABLE = "copy_progress"  # teams of unfinished copies: team_id, seq_offset
 # The tables whose rows all belong to a team: what an interrupted copy leaves.
 TEAM_TABLES = frozenset(
     {
@@ -106,31 +83,6 @@ class CopyRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class TargetTeam:
-    """A team the target holds already."""
-
-    id: int
-    name: str
-    created_at: int
-    seq_offset: int | None  # an unfinished copy's team: its shift of ``seq``; else None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetState:
-    """What a target holds, as far as deciding whether to copy into it goes."""
-
-    holding: tuple[str, ...] = ()  # the tables with rows (the migration history aside)
-    teams: tuple[TargetTeam, ...] = ()
-    key_teams: dict[str, int] = field(default_factory=dict)  # key hash -> team id
-    top_seq: int = 0  # the largest ``seq`` of its activities
-
-    @property
-    def empty(self) -> bool:
-        """Whether the target holds nothing at all."""
-        return not self.holding
-
-
-@dataclass(frozen=True, slots=True)
 class TeamPlan:
     """One source team in a copy: where it goes and how its ``seq`` moves."""
 
@@ -145,80 +97,6 @@ class CopyPlan:
 
     teams: tuple[TeamPlan, ...]
     keys: tuple[KeyRow, ...]
-
-
-class FreshSink(Protocol):
-    """A target's fast load of activities into a store that has none."""
-
-    async def copy(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
-        """Store rows of :data:`~activityfeed.storage.writes.INSERT_COLUMNS` as they are."""
-
-
-class Endpoint(Protocol):
-    """Raw access to one store, for copying whole tables."""
-
-    @property
-    def store(self) -> Storage:
-        """The open store (records are read through its protocol)."""
-
-    async def teams(self) -> list[TeamState]:
-        """Every team, with its clock."""
-
-    async def keys(self) -> list[KeyRow]:
-        """Every API key."""
-
-    async def activity_rows(
-        self, team_id: int, after_seq: int, upto_seq: int, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """Up to ``limit`` activities of a team with ``after_seq < seq <= upto_seq``, by ``seq``.
-
-        Each row holds the columns of :data:`~activityfeed.storage.writes.INSERT_COLUMNS`.
-        """
-
-    def all_activity_rows(self, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """Every activity of every team, ``batch`` at a time, in the order the store reads fastest.
-
-        Rows as :meth:`activity_rows` gives them; for a load that needs no order.
-        """
-
-    async def seq_range(self, team_id: int, low: int, high: int) -> tuple[int, int] | None:
-        """The smallest and largest ``seq`` of the team within ``[low, high]``, if any."""
-
-    async def count_activities(self, team_id: int) -> int:
-        """How many activities the team has."""
-
-    async def count_records(self, team_id: int) -> int:
-        """How many associated records the team has."""
-
-    async def peek(self) -> TargetState:
-        """What the store holds, read without opening it: no migration, no write."""
-
-    async def state(self) -> TargetState:
-        """What the open store holds."""
-
-    async def create_team(self, team: TeamState, seq_offset: int) -> int:
-        """Create the team (with its id when free), listed in ``copy_progress``; its id."""
-
-    async def forget_copy(self, team_ids: Sequence[int]) -> None:
-        """Take the teams of a finished copy out of ``copy_progress`` (dropped once empty)."""
-
-    async def put_keys(self, rows: Sequence[KeyRow]) -> None:
-        """Store keys whose hash is not stored yet."""
-
-    async def put_activity_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert activities as they are (``seq`` included), in one transaction."""
-
-    def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
-        """The store's fast load while it has no activities, committed at the end; else ``None``."""
-
-    async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:
-        """Upsert records, keeping their timestamps."""
-
-    async def finish_team(self, team_id: int, clock: int) -> None:
-        """Raise the team's clock to ``clock``, rebuild its counters, advance ``seq``."""
-
-    async def finish(self) -> None:
-        """After the whole copy: bring the planner's statistics up to date."""
 
 
 class Progress(Protocol):
@@ -495,17 +373,5 @@ async def _verify(
 
 
 def endpoint_for(store: Storage) -> Endpoint:
-    """The :class:`Endpoint` of an open store."""
-    from activityfeed.storage.sqlite.store import SQLiteStorage
-
-    if isinstance(store, SQLiteStorage):
-        from activityfeed.storage.sqlite.copy import SQLiteEndpoint
-
-        return SQLiteEndpoint(store)
-    from activityfeed.storage.postgres.store import PostgresStorage
-
-    if isinstance(store, PostgresStorage):
-        from activityfeed.storage.postgres.copy import PostgresEndpoint
-
-        return PostgresEndpoint(store)
-    raise ValueError(f"cannot copy a store of type {type(store).__name__}")
+    """The :class:`~activityfeed.storage.base.Endpoint` of an open store: its own."""
+    return store.copy_endpoint()

@@ -27,7 +27,7 @@ comparison included, rolls back to the empty table with its indexes, and the
 load can simply run again. For its duration the transaction holds
 ``activities`` exclusively (no one reads or writes activities meanwhile),
 ``team_clocks`` against writes, which every activity writer takes first
-(``postgres_writes.py``), so that writers wait for the load instead of
+(:mod:`activityfeed.storage.postgres.writes`), so that writers wait for the load instead of
 failing and no one draws ``seq`` values in the meantime, and ``teams``
 against writes (dropping the foreign key): new teams wait too.
 ``synchronous_commit`` is off for the transaction (a load lost to a crash is
@@ -37,10 +37,10 @@ builds; the server's own configuration is left alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -231,6 +231,20 @@ class FreshLoad:
         if after != self._before:
             changed = sorted(set(after).symmetric_difference(self._before), key=str)
             raise IndexesChanged(f"the rebuilt indexes differ from the dropped ones: {changed}")
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresFreshLoader:
+    """The PostgreSQL store's fast load, as its ``fresh_loader()`` offers it.
+
+    ``open(keep)`` is the store's ``fresh_load``: a :class:`FreshLoad` while
+    the table has no activities, else ``None``; ``analyze`` gathers the
+    planner's statistics after the load.
+    """
+
+    open: Callable[[frozenset[str]], AbstractAsyncContextManager[FreshLoad | None]]
+    analyze: Callable[[], Awaitable[None]]
+    kind: Literal["postgresql"] = "postgresql"
 
 
 async def _begin(conn: asyncpg.Connection, keep: frozenset[str]) -> FreshLoad | None:

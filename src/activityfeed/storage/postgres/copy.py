@@ -1,30 +1,61 @@
 """The PostgreSQL side of ``activityfeed copy`` (see :mod:`activityfeed.storage.copying`).
 
 Activities go in with ``COPY`` (binary): into a store without activities all
-at once, through the fresh load (``postgres_bulk.py``), otherwise a batch per
-transaction.
+at once, through the fresh load (:mod:`activityfeed.storage.postgres.bulk`),
+otherwise a batch per transaction.
+
+:meth:`PostgresStorage.copy_endpoint
+<activityfeed.storage.postgres.store.PostgresStorage.copy_endpoint>` makes the
+:class:`PostgresEndpoint`; this module does not import the store, it names
+what it uses of it (:class:`PostgresDatabase`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
 from activityfeed.storage import writes
-from activityfeed.storage.base import StorageUnavailable, StoredRecord
-from activityfeed.storage.copying import (
+from activityfeed.storage.base import FreshSink, Storage
+from activityfeed.storage.postgres.bulk import FreshLoad
+from activityfeed.storage.postgres.writes import INSERT_COLUMN_LIST
+from activityfeed.storage.values import (
     PROGRESS_TABLE,
-    FreshSink,
     KeyRow,
+    StoredRecord,
     TargetState,
     TargetTeam,
     TeamState,
 )
-from activityfeed.storage.postgres.store import UNAVAILABLE, PostgresStorage
-from activityfeed.storage.postgres.writes import INSERT_COLUMN_LIST
+
+T = TypeVar("T")
+
+
+class PostgresDatabase(Storage, Protocol):
+    """What the endpoint uses of :class:`~activityfeed.storage.postgres.store.PostgresStorage`."""
+
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection for one call."""
+
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection in a transaction."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """Rows of one read."""
+
+    def fresh_load(
+        self, keep: frozenset[str] = ...
+    ) -> AbstractAsyncContextManager[FreshLoad | None]:
+        """The fast load of the activities while the store has none."""
+
+    async def analyze(self) -> None:
+        """Gather the planner's statistics of the loaded tables."""
+
+    async def read_unopened(self, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """``read`` in a read-only snapshot on a connection of its own, the store unopened."""
 
 
 async def read_state(conn: asyncpg.Connection) -> TargetState:
@@ -76,29 +107,14 @@ async def read_state(conn: asyncpg.Connection) -> TargetState:
     return TargetState(tuple(holding), teams, key_teams, int(top))
 
 
-async def peek_store(store: PostgresStorage) -> TargetState:
-    """What the database holds, read in one read-only transaction without migrating it."""
-    try:
-        conn = await asyncpg.connect(store.dsn, timeout=store.connect_timeout)
-    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
-        raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-    try:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            return await read_state(conn)
-    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
-        raise StorageUnavailable(f"cannot read the PostgreSQL store: {exc}") from exc
-    finally:
-        await conn.close()
-
-
 def _ident(name: str) -> str:
     return name.replace('"', '""')
 
 
 class PostgresEndpoint:
-    """Whole-table reads and writes on an open :class:`PostgresStorage`."""
+    """Whole-table reads and writes on an open PostgreSQL store."""
 
-    def __init__(self, store: PostgresStorage) -> None:
+    def __init__(self, store: PostgresDatabase) -> None:
         self.store = store
 
     async def _value(self, sql: str, *args: Any) -> int:
@@ -165,8 +181,8 @@ class PostgresEndpoint:
         )
 
     async def peek(self) -> TargetState:
-        """What the database holds, read without opening the store (:func:`peek_store`)."""
-        return await peek_store(self.store)
+        """What the database holds, read in one read-only transaction without migrating it."""
+        return await self.store.read_unopened(read_state)
 
     async def state(self) -> TargetState:
         """What the open store holds."""
@@ -253,7 +269,7 @@ class PostgresEndpoint:
             )
 
     def fresh_load(self) -> AbstractAsyncContextManager[FreshSink | None]:
-        """The store's fresh load (``postgres_bulk.py``) while it has no activities."""
+        """The store's fresh load (:mod:`activityfeed.storage.postgres.bulk`) while it has none."""
         return self.store.fresh_load()
 
     async def put_records(self, team_id: int, records: Sequence[StoredRecord]) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 
 from activityfeed.model import storable
-from activityfeed.storage.base import BulkResult, StoredRecord
 from activityfeed.storage.postgres.writes import CUSTOM_PLANS
+from activityfeed.storage.values import BulkResult, StoredRecord
 from activityfeed.timestamps import now_us
 
 _COLUMNS = "resource, id, attributes, created_at, updated_at"

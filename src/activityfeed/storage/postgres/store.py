@@ -21,38 +21,43 @@ misses it is :class:`StorageUnavailable`, and its connection, which may be
 mid-statement or mid-transaction, is closed instead of going back to the
 pool; the next call gets a fresh one.
 
-Writes are in ``postgres_writes.py``, the fast load of an empty store in
-``postgres_bulk.py``, associated records in ``postgres_records.py``, the
-schema in ``postgres_schema.py``.
+Teams and keys are in :mod:`~activityfeed.storage.postgres.teams`, activity
+writes in :mod:`~activityfeed.storage.postgres.writes`, associated records in
+:mod:`~activityfeed.storage.postgres.records`, the fast load of an empty store
+in :mod:`~activityfeed.storage.postgres.bulk`, the copy endpoint in
+:mod:`~activityfeed.storage.postgres.copy`, the schema in
+:mod:`~activityfeed.storage.postgres.schema`; the page statement is
+:func:`activityfeed.storage.sqlbuild.list_sql`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from activityfeed.model import storable
 from activityfeed.query import ListQuery
-from activityfeed.storage.base import (
+from activityfeed.storage.postgres.bulk import KEPT, FreshLoad, PostgresFreshLoader, fresh_load
+from activityfeed.storage.postgres.copy import PostgresEndpoint
+from activityfeed.storage.postgres.records import PostgresRecords
+from activityfeed.storage.postgres.schema import MIGRATIONS
+from activityfeed.storage.postgres.teams import PostgresTeams
+from activityfeed.storage.postgres.writes import PostgresWrites
+from activityfeed.storage.sqlbuild import count_sql, counted, list_sql, without_unstorable
+from activityfeed.storage.values import (
     ListResult,
     Row,
     StorageRefused,
     StorageUnavailable,
 )
-from activityfeed.storage.postgres.bulk import KEPT, FreshLoad, fresh_load
-from activityfeed.storage.postgres.records import PostgresRecords
-from activityfeed.storage.postgres.schema import MIGRATIONS
-from activityfeed.storage.postgres.teams import PostgresTeams
-from activityfeed.storage.postgres.writes import PostgresWrites
-from activityfeed.storage.sqlbuild import count_sql, counted, order_by, where_for, window
 from activityfeed.timestamps import now_us
 
+T = TypeVar("T")
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_POOL_SIZE = 10
 
@@ -84,57 +89,6 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
         if name in query:
             own[name] = query.pop(name)
     return urlunsplit(parts._replace(query=urlencode(query))), own
-
-
-def without_unstorable(query: ListQuery) -> ListQuery | None:
-    """``query`` without filter values that cannot be stored; ``None`` if it matches nothing.
-
-    Such a value must not reach the server, which would answer with an error
-    (:func:`~activityfeed.model.storable`).
-    """
-    changes: dict[str, tuple[str, ...]] = {}
-    for name in ("resource_ids", "ids", "user_guids"):
-        values: tuple[str, ...] | None = getattr(query, name)
-        if values is not None and not all(storable(value) for value in values):
-            kept = tuple(value for value in values if storable(value))
-            if not kept:
-                return None
-            changes[name] = kept
-    return dataclasses.replace(query, **changes) if changes else query  # type: ignore[arg-type]
-
-
-# From this many skipped rows on, a page is found by its keys first (see list_sql).
-DEEP_OFFSET = 1000
-
-
-def list_sql(team_id: int, query: ListQuery) -> tuple[str, list[Any]]:
-    """The page query of ``query`` and its parameters (one row of look-ahead).
-
-    PostgreSQL fetches every row that ``OFFSET`` skips from the heap: page 400
-    read 10,000 wide rows to return 26. A deep page therefore finds its keys
-    in the index first (an index-only scan once the visibility map is set)
-    and reads just its own rows.
-    """
-    where = where_for(team_id, query, "$")
-    n = len(where.params)
-    order = order_by(query)
-    if query.offset < DEEP_OFFSET:
-        sql = (
-            f"SELECT doc, refs FROM activities WHERE {where.sql} "  # noqa: S608
-            f"ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}"
-        )
-    else:
-        sort = "occurred_at" if query.sort_by == "occurred_at" else "updated_at"
-        direction = "DESC" if query.descending else "ASC"
-        sql = (
-            "SELECT a.doc, a.refs FROM ("  # noqa: S608
-            f"SELECT seq, {sort} FROM activities WHERE {where.sql} "
-            f"ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}) AS page "
-            f"JOIN activities AS a ON a.team_id = ${n + 3} AND a.seq = page.seq "
-            f"ORDER BY page.{sort} {direction}, page.seq {direction}"
-        )
-        return sql, [*where.params, *window(query), team_id]
-    return sql, [*where.params, *window(query)]
 
 
 class PostgresStorage(PostgresTeams, PostgresWrites, PostgresRecords):
@@ -328,6 +282,32 @@ class PostgresStorage(PostgresTeams, PostgresWrites, PostgresRecords):
         """Gather the planner's statistics of the tables a bulk load fills."""
         async with self.connection() as conn:
             await conn.execute("ANALYZE activities, activity_counts, associated_records, teams")
+
+    def fresh_loader(self) -> PostgresFreshLoader:
+        """:meth:`fresh_load`, as the ``Storage`` protocol offers it (the demo's fast path)."""
+        return PostgresFreshLoader(self.fresh_load, self.analyze)
+
+    def copy_endpoint(self) -> PostgresEndpoint:
+        """Whole-table access for ``activityfeed copy``."""
+        return PostgresEndpoint(self)
+
+    async def read_unopened(self, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """``read`` in one read-only snapshot on a connection of its own, the store unopened.
+
+        No pool and no migration: a copy looks at its target this way before
+        deciding to write into it.
+        """
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
+        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                return await read(conn)
+        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+            raise StorageUnavailable(f"cannot read the PostgreSQL store: {exc}") from exc
+        finally:
+            await conn.close()
 
     def generation(self) -> int | None:
         """PostgreSQL offers no cheap change counter across servers: nothing is cached."""

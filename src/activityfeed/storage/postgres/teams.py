@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from activityfeed.model import ApiKey, Team
-from activityfeed.storage.base import KEY_COLUMNS, api_key
+from activityfeed.storage.values import KEY_COLUMNS, api_key
 from activityfeed.timestamps import now_us
 
 _TEAM_COLUMNS = "id, name, rate_limit, created_at"

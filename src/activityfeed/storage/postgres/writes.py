@@ -38,7 +38,7 @@ import asyncpg
 
 from activityfeed.model import Activity, ActivityChanges, ActivityInput, storable
 from activityfeed.storage import writes
-from activityfeed.storage.base import BulkResult, DuplicateId, Row
+from activityfeed.storage.values import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
 
 # Batch statements are planned for their actual parameters and the table's

@@ -23,9 +23,10 @@ the file unusable, and the remedy is to delete it and load again. WAL and
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from activityfeed.storage import writes
 from activityfeed.timestamps import now_us
@@ -90,6 +91,18 @@ class FreshLoad:
             "ON CONFLICT (team_id, type, resource_type) DO UPDATE SET n = n + excluded.n",
             [(team_id, t, rt, n) for (t, rt), n in deltas.items() if n],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SQLiteFreshLoader:
+    """The SQLite store's fast load, as its ``fresh_loader()`` offers it.
+
+    ``open()`` is the store's ``fresh_load``: a :class:`FreshLoad` on the
+    calling thread while the store has no activities, else ``None``.
+    """
+
+    open: Callable[[], AbstractContextManager[FreshLoad | None]]
+    kind: Literal["sqlite"] = "sqlite"
 
 
 def _secondary_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:

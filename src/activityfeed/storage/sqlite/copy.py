@@ -1,24 +1,46 @@
-"""The SQLite side of ``activityfeed copy`` (see :mod:`activityfeed.storage.copying`)."""
+"""The SQLite side of ``activityfeed copy`` (see :mod:`activityfeed.storage.copying`).
+
+:meth:`SQLiteStorage.copy_endpoint <activityfeed.storage.sqlite.store.SQLiteStorage.copy_endpoint>`
+makes the :class:`SQLiteEndpoint`; this module does not import the store, it
+names what it uses of it (:class:`SQLiteFile`).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, closing, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from activityfeed.storage import writes
-from activityfeed.storage.base import StorageUnavailable, StoredRecord
-from activityfeed.storage.copying import (
+from activityfeed.storage.base import FreshSink, Storage
+from activityfeed.storage.values import (
     PROGRESS_TABLE,
-    FreshSink,
     KeyRow,
+    StorageUnavailable,
+    StoredRecord,
     TargetState,
     TargetTeam,
     TeamState,
 )
-from activityfeed.storage.sqlite.store import SQLiteStorage
+
+T = TypeVar("T")
+
+
+class SQLiteFile(Storage, Protocol):
+    """What the endpoint uses of :class:`~activityfeed.storage.sqlite.store.SQLiteStorage`."""
+
+    path: str
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """The read connection."""
+
+    def write_sync(
+        self, work: Callable[[sqlite3.Connection], T], deadline: float | None = None
+    ) -> T:
+        """Run ``work`` in one write transaction on the calling thread."""
 
 
 def read_state(conn: sqlite3.Connection) -> TargetState:
@@ -94,13 +116,13 @@ def _ident(name: str) -> str:
 
 
 class SQLiteEndpoint:
-    """Whole-table reads and writes on an open :class:`SQLiteStorage`.
+    """Whole-table reads and writes on an open SQLite store.
 
     A copy is the only thing running against the store, so reads use the
     read connection and writes the writer's, on the caller's thread.
     """
 
-    def __init__(self, store: SQLiteStorage) -> None:
+    def __init__(self, store: SQLiteFile) -> None:
         self.store = store
 
     def _one(self, sql: str, params: Sequence[Any]) -> Any:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from activityfeed.storage.base import BulkResult, StoredRecord
 from activityfeed.storage.sqlbuild import chunks
+from activityfeed.storage.values import BulkResult, StoredRecord
 from activityfeed.timestamps import now_us
 
 T = TypeVar("T")

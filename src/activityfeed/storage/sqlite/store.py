@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from activityfeed.query import ListQuery
-from activityfeed.storage.base import (
+from activityfeed.storage.sqlbuild import count_sql, counted, page_sql
+from activityfeed.storage.sqlite.bulk import FreshLoad, SQLiteFreshLoader, fresh_load
+from activityfeed.storage.sqlite.copy import SQLiteEndpoint
+from activityfeed.storage.sqlite.records import SQLiteRecords
+from activityfeed.storage.sqlite.schema import MIGRATIONS
+from activityfeed.storage.sqlite.teams import SQLiteTeams
+from activityfeed.storage.sqlite.writes import SQLiteWrites
+from activityfeed.storage.values import (
     ListResult,
     Row,
     StorageUnavailable,
     StoreReadOnly,
 )
-from activityfeed.storage.sqlbuild import count_sql, counted, page_sql
-from activityfeed.storage.sqlite.bulk import FreshLoad, fresh_load
-from activityfeed.storage.sqlite.records import SQLiteRecords
-from activityfeed.storage.sqlite.schema import MIGRATIONS
-from activityfeed.storage.sqlite.teams import SQLiteTeams
-from activityfeed.storage.sqlite.writes import SQLiteWrites
 from activityfeed.timestamps import now_us
 from activityfeed.urls import sqlite_path
 
@@ -349,6 +350,14 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
                 (team_id, activity_id),
             ).fetchone()
         return None if row is None else Row(row[0], row[1])
+
+    def fresh_loader(self) -> SQLiteFreshLoader:
+        """:meth:`fresh_load`, as the ``Storage`` protocol offers it (the demo's fast path)."""
+        return SQLiteFreshLoader(self.fresh_load)
+
+    def copy_endpoint(self) -> SQLiteEndpoint:
+        """Whole-table access for ``activityfeed copy``."""
+        return SQLiteEndpoint(self)
 
     @contextmanager
     def fresh_load(self) -> Iterator[FreshLoad | None]:

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from activityfeed.model import ApiKey, Team
-from activityfeed.storage.base import KEY_COLUMNS, api_key
+from activityfeed.storage.values import KEY_COLUMNS, api_key
 from activityfeed.timestamps import now_us
 
 T = TypeVar("T")

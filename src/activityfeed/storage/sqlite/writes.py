@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from activityfeed.model import Activity, ActivityChanges, ActivityInput
 from activityfeed.storage import writes
-from activityfeed.storage.base import BulkResult, DuplicateId, Row
 from activityfeed.storage.sqlbuild import chunks
+from activityfeed.storage.values import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
 
 T = TypeVar("T")
