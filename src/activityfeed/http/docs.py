@@ -46,7 +46,8 @@ async def openapi_json(request: Request) -> Response:
     cached = getattr(request.app.state, "openapi", None)
     if cached is None:
         limits = request.app.state.service.limits
-        cached = request.app.state.openapi = json_bytes(openapi_document(limits))
+        registry = request.app.state.records.registry
+        cached = request.app.state.openapi = json_bytes(openapi_document(limits, registry))
     return Response(cached, media_type="application/json")
 
 
