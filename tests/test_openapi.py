@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from sdk_support import live_server
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 JSON = "application/json"
+PROTOCOL_STATUSES = {"400", "414", "431"}
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +147,9 @@ def test_v2_operations_need_the_bearer_key_and_document_the_error_table(
                 if status == "401":
                     assert "WWW-Authenticate" in headers
                     assert not rate_headers & set(headers), "a 401 carries no rate headers"
+                elif status in PROTOCOL_STATUSES:
+                    # Refused by the HTTP server before the key is read: no rate headers.
+                    assert not rate_headers & set(headers), (path, method, status)
                 else:
                     assert rate_headers <= set(headers), (path, method, status)
     assert "Retry-After" in doc["components"]["responses"]["RateLimited"]["headers"]
@@ -195,6 +200,8 @@ def sample_value(schema: dict[str, Any], doc: dict[str, Any]) -> str:
     schema = resolve(doc, schema)
     if schema.get("type") == "array":
         return sample_value(schema["items"], doc)
+    if "anyOf" in schema:  # an item that may be blank: the other branch
+        return sample_value(schema["anyOf"][0], doc)
     if "enum" in schema:
         return str(schema["enum"][-1])
     if "examples" in schema:
@@ -428,3 +435,239 @@ def test_docs_page_script_renders_every_operation_and_schema_in_a_browser(
     for name in doc["components"]["schemas"]:
         assert f'id="schema-{name}"' in dom
     assert "[object " not in dom and "undefined" not in dom
+
+
+# -- What the document declares beyond the happy path -----------------------------------------
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def test_every_operation_declares_405_with_allow_and_the_protocol_errors(
+    doc: dict[str, Any],
+) -> None:
+    for path, method, operation in operations(doc):
+        responses = operation["responses"]
+        assert {"400", "405", "414", "431"} <= set(responses), (path, method)
+        not_allowed = resolve(doc, responses["405"])
+        allow = resolve(doc, not_allowed["headers"]["Allow"])
+        assert allow["required"] is True, (path, method)
+        for status in PROTOCOL_STATUSES:
+            content = resolve(doc, responses[status])["content"][JSON]
+            assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_a_method_a_path_does_not_take_is_the_documented_405(
+    client: TestClient, auth: dict[str, str], doc: dict[str, Any]
+) -> None:
+    concrete = {"{activity_id}": "call-1", "{resource}": "email", "{record_id}": "1"}
+    for path, item in doc["paths"].items():
+        url = path
+        for name, value in concrete.items():
+            url = url.replace(name, value)
+        response = client.request("TRACE", url, headers=auth)
+        assert response.status_code == 405, (path, response.text)
+        documented = {m.upper() for m in METHODS if m in item}
+        allowed = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allowed - {"HEAD"} == documented, path
+        first = next(m for m in METHODS if m in item)
+        assert_valid(doc, response_schema(doc, path, first, 405), response.json())
+
+
+def test_503_declares_when_to_retry(doc: dict[str, Any]) -> None:
+    unavailable = doc["components"]["responses"]["Unavailable"]
+    assert "Retry-After" in unavailable["headers"]
+    assert "Retry-After" in doc["paths"]["/readyz"]["get"]["responses"]["503"]["headers"]
+
+
+def test_the_resource_parameter_lists_the_names_stored_here(tmp_path: Any) -> None:
+    from activityfeed.http.app import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'a.db'}",
+        records_env=(("EMAIL_URL", "http://127.0.0.1:9/records"), ("ADD", "ticket")),
+    )
+    with TestClient(create_app(settings)) as client:
+        served = client.get("/openapi.json").json()
+    names = set()
+    for path in ("/v2/associated_records/{resource}", "/v2/associated_records/{resource}/{id}"):
+        item = served["paths"].get(path.replace("{id}", "{record_id}"))
+        (resource,) = [p for p in item["parameters"] if p["name"] == "resource"]
+        names.add(tuple(resource["schema"]["enum"]))
+    (enum,) = names
+    assert "ticket" in enum and "call" in enum
+    assert "email" not in enum, "a remote resource is a 422 here: not in the enum"
+    assert list(enum) == sorted(enum)
+
+
+def test_the_array_and_object_forms_of_type_are_marked_as_exclusive(doc: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in doc["components"]["parameters"].values()}
+    object_form = {f"type[{rt}][]" for rt in ("person", "account", "crm_opportunity")}
+    assert set(params["type[]"]["x-conflicts-with"]) == object_form
+    for name in object_form:
+        assert params[name]["x-conflicts-with"] == ["type[]"]
+        with pytest.raises(Invalid) as info:
+            parse_list_query([("type[]", "call"), (name, "note")])
+        assert list(info.value.errors) == ["type"]
+    assert params["resource_id[]"]["x-requires"] == ["resource_type[]"]
+    with pytest.raises(Invalid) as info:
+        parse_list_query([("resource_id[]", "7")])
+    assert list(info.value.errors) == ["resource_id"]
+
+
+def test_blank_list_parameters_are_declared_as_not_given(doc: dict[str, Any]) -> None:
+    for raw in doc["paths"]["/v2/activity_histories"]["get"]["parameters"]:
+        param = resolve(doc, raw)
+        name, schema = param["name"], param["schema"]
+        # The parser reads a blank value as no value at all.
+        assert parse_list_query([(name, "")]) == ListQuery(), name
+        if schema.get("type") == "array":
+            assert_valid(doc, schema, [""])
+            assert "allowEmptyValue" not in param, "an array's blank is a blank item"
+        else:
+            assert param["allowEmptyValue"] is True, name
+
+
+def test_the_ndjson_body_is_the_bulk_array_one_item_per_line(doc: dict[str, Any]) -> None:
+    content = doc["paths"]["/v2/activity_histories/bulk"]["post"]["requestBody"]["content"]
+    ndjson = content["application/x-ndjson"]
+    assert ndjson["schema"]["$ref"] == content[JSON]["schema"]["$ref"]
+    assert_valid(doc, ndjson["schema"], ndjson["example"])
+
+
+def test_links_lead_from_a_create_to_the_operations_on_its_id(doc: dict[str, Any]) -> None:
+    ids = {operation["operationId"]: (path, operation) for path, _, operation in operations(doc)}
+    linked = set()
+    for _, _, operation in operations(doc):
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                path, _ = ids[link["operationId"]]
+                declared = {p["name"] for p in doc["paths"][path].get("parameters", [])}
+                assert set(link["parameters"]) == declared, link
+                linked.add(link["operationId"])
+    assert {"getActivityHistory", "updateActivityHistory", "deleteActivityHistory"} <= linked
+    assert {"getAssociatedRecord", "deleteAssociatedRecord"} <= linked
+
+
+def test_null_occurred_at_is_not_given_on_create_and_on_update(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    body = {"type": "call", "resource_type": "person", "resource_id": 1, "occurred_at": None}
+    created = client.post("/v2/activity_histories", json=body, headers=auth)
+    assert created.status_code == 201, created.text
+    stored = created.json()["data"]["occurred_at"]
+    url = f"/v2/activity_histories/{created.json()['data']['id']}"
+    updated = client.put(url, json={"occurred_at": None, "tags": ["x"]}, headers=auth)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["data"]["occurred_at"] == stored
+    assert updated.json()["data"]["tags"] == ["x"]
+
+
+def test_a_whole_number_written_as_a_float_is_the_integer(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    # JSON Schema (and so the document) reads 7.0 as the integer 7; so does the service.
+    body = b'{"type": "call", "resource_type": "person", "resource_id": 7.0}'
+    created = client.post("/v2/activity_histories", content=body, headers=auth)
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["resource_id"] == 7
+    batch = b'[{"id": 8.0, "attributes": {}}]'
+    stored = client.put("/v2/associated_records/email", content=batch, headers=auth)
+    assert stored.status_code == 200, stored.text
+    assert client.get("/v2/associated_records/email/8", headers=auth).status_code == 200
+
+
+def test_a_record_id_may_hold_any_character_but_a_slash_or_a_control_one(
+    client: TestClient, auth: dict[str, str], doc: dict[str, Any]
+) -> None:
+    param = next(
+        p
+        for p in doc["paths"]["/v2/associated_records/{resource}/{record_id}"]["parameters"]
+        if p["name"] == "record_id"
+    )
+    for encoded, text, ok in [
+        ("a%E2%80%8Bb", "a\u200bb", True),  # a zero-width space: a format character
+        ("%E2%80%A8", "\u2028", True),  # a line separator
+        ("%EE%80%80", "\ue000", True),  # private use
+        ("a%09b", "a\tb", False),
+        ("%C2%85", "\x85", False),
+    ]:
+        response = client.put(f"/v2/associated_records/email/{encoded}", json={}, headers=auth)
+        assert (response.status_code == 201) is ok, (text, response.text)
+        assert (re.search(param["schema"]["pattern"], text) is not None) is ok, text
+
+
+def test_docs_page_stacks_its_columns_on_a_narrow_screen() -> None:
+    css = render_docs_html().split("<style>")[1].split("</style>")[0]
+    narrow = re.search(r"@media \(max-width: (\d+)rem\) \{(.*?)\n  \}", css, re.DOTALL)
+    assert narrow is not None, "no layout for narrow screens"
+    assert int(narrow.group(1)) * 16 >= 768, "phones and tablets in portrait get it"
+    rules = narrow.group(2)
+    assert re.search(r"\.layout \{[^}]*display: block", rules)
+    assert re.search(r"nav \{[^}]*position: static[^}]*width: auto", rules)
+
+
+@pytest.mark.slow
+def test_docs_page_fits_a_phone_screen_in_a_browser(tmp_path: Any) -> None:
+    names = ("chromium", "chromium-browser", "google-chrome")
+    browser = next((path for name in names if (path := shutil.which(name))), None)
+    if browser is None:
+        pytest.skip("no headless Chromium here to lay the page out")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", rate_limit_per_minute=0)
+    with live_server(settings) as server:
+        # /docs may not be framed (its policy says so): a copy of the page, in a frame as
+        # wide as a phone, every operation opened, reading the live document.
+        page = render_docs_html().replace(
+            'fetch(document.getElementById("source").href)', f'fetch("{server.url}/openapi.json")'
+        )
+        page = page.replace(
+            ".then(render)",
+            '.then((d) => { render(d); document.querySelectorAll("details")'
+            ".forEach((x) => { x.open = true; }); })",
+        )
+        (tmp_path / "docs.html").write_text(page)
+        (tmp_path / "phone.html").write_text(PHONE_FRAME)
+        result = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-web-security",  # the copy is a file: it reads the live server
+                "--allow-file-access-from-files",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=800,2000",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"file://{tmp_path / 'phone.html'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    measured = re.search(r"<title>(\{.*?\})</title>", result.stdout)
+    assert measured is not None, result.stdout[-2000:]
+    sizes = json.loads(measured.group(1).replace("&quot;", '"'))
+    assert sizes["operations"] > 10, sizes
+    assert sizes["page"] <= sizes["viewport"], f"the page scrolls sideways: {sizes}"
+    assert sizes["main"] >= 0.9 * sizes["viewport"], f"the content is squeezed: {sizes}"
+
+
+PHONE_FRAME = """<!doctype html><html><body style="margin:0">
+<iframe id="phone" src="docs.html" style="width:360px;height:2000px;border:0"></iframe>
+<script>
+setTimeout(() => {
+  const page = document.getElementById("phone").contentDocument;
+  document.title = JSON.stringify({
+    viewport: page.documentElement.clientWidth,
+    page: page.documentElement.scrollWidth,
+    main: Math.round(page.getElementById("main").getBoundingClientRect().width),
+    operations: page.querySelectorAll("details.op").length,
+  });
+}, 5000);
+</script></body></html>
+"""

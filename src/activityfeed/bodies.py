@@ -34,6 +34,7 @@ UPDATE_FIELDS = frozenset({"occurred_at", "user_guid", "tags", "static_data", "p
 # An id's part after "{type}-": characters that need no escaping in a URL path.
 _ID_SUFFIX = re.compile(r"[A-Za-z0-9._~-]{1,200}")
 _INT64 = 2**63 - 1
+_WHOLE_FLOAT_MAX = 2**53
 
 
 class BigInteger:
@@ -331,8 +332,6 @@ def parse_update(data: Any, limits: Limits) -> ActivityChanges:
     for name in data:
         if name not in CREATE_FIELDS and name not in READ_ONLY:
             errors.add(name, "is not a known field")
-    if "occurred_at" in data and data["occurred_at"] is None:
-        errors.add("occurred_at", "cannot be null")
     occurred_at = _timestamp(data, "occurred_at", "", errors)
     pinned_at = _timestamp(data, "pinned_at", "", errors)
     user_guid = _user_guid(data, "", errors)
@@ -350,7 +349,12 @@ def parse_update(data: Any, limits: Limits) -> ActivityChanges:
         if static_data is not None or "static_data" not in data
         else b"{}",
         pinned_at=pinned_at,
-        present=frozenset(name for name in UPDATE_FIELDS if name in data),
+        # occurred_at is never null: a null one is left as it is (as in a bulk replace).
+        present=frozenset(
+            name
+            for name in UPDATE_FIELDS
+            if name in data and not (name == "occurred_at" and data[name] is None)
+        ),
         fixed=tuple(fixed.items()),
     )
 
@@ -365,10 +369,11 @@ def _resource_id(
     if isinstance(value, bool):
         errors.add(name, "must be an integer or a string")
         return None
+    value = whole_number(value)
     if resource_type == "crm_opportunity":
         # No NUL characters: PostgreSQL's text cannot hold them, and every
         # store must accept the same bodies.
-        if isinstance(value, int) or (
+        if (isinstance(value, int) and -(2**63) <= value < 2**64) or (
             isinstance(value, str) and 0 < len(value) <= 255 and storable(value)
         ):
             return str(value)
@@ -380,6 +385,18 @@ def _resource_id(
         return str(value)
     errors.add(name, "must be a non-negative integer")
     return None
+
+
+def whole_number(value: Any) -> Any:
+    """``value``, or the integer a float with no fractional part spells (``7.0`` is ``7``).
+
+    JSON has one kind of number, and JSON Schema calls ``7.0`` an integer. Only
+    up to 2**53, where every integer has a float of its own: past it, a float
+    may be another number than the text that was sent.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _WHOLE_FLOAT_MAX:
+        return int(value)
+    return value
 
 
 def _timestamp(

@@ -49,7 +49,8 @@ async def openapi_json(request: Request) -> Response:
     cached = getattr(request.app.state, "openapi", None)
     if cached is None:
         limits = activity_service(request).limits
-        cached = request.app.state.openapi = json_bytes(openapi_document(limits))
+        registry = request.app.state.records.registry
+        cached = request.app.state.openapi = json_bytes(openapi_document(limits, registry))
     return json_response(cached)
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from activityfeed import __version__
 from activityfeed.openapi.parameters import list_parameters
 from activityfeed.openapi.paths import JSON, activity_paths, record_paths
-from activityfeed.openapi.responses import headers, responses
+from activityfeed.openapi.responses import header_ref, headers, protocol_errors, responses
 from activityfeed.openapi.schemas import Schema, ref, schemas
+from activityfeed.records.registry import Registry
 from activityfeed.settings import Limits
 
 _INFO_DESCRIPTION = """\
@@ -23,9 +24,13 @@ is wrong with the request.
 
 Timestamps come out in UTC with six fractional digits and `Z`. Query parameters follow \
 the Rails bracket conventions; unknown parameters are ignored, invalid values of known \
-ones are a 422 that names every one of them. Errors are `{"error": "..."}`, or \
-`{"errors": {"<name>": ["..."]}}` for a 422; an unknown route is a 404 and a known \
-route with another method a 405.
+ones are a 422 that names every one of them; a blank value counts as not given. \
+Errors are `{"error": "..."}`, or `{"errors": {"<name>": ["..."]}}` for a 422; an \
+unknown route is a 404 and a known route with another method a 405 with `Allow`. \
+`HEAD` is a `GET` without the body, wherever `GET` is.
+
+Every answer carries `X-Content-Type-Options: nosniff`, and every `/v2` answer \
+`Cache-Control: no-store`.
 
 Each team has a budget of requests per calendar minute; every authenticated `/v2` \
 response says what it cost (`x-ratelimit-endpoint-cost`) and what is left \
@@ -39,7 +44,10 @@ def _open(operation_id: str, summary: str, description: str, content: Schema) ->
         "description": description,
         "tags": ["Service"],
         "security": [],
-        "responses": {"200": {"description": summary, "content": content}},
+        "responses": {
+            "200": {"description": summary, "content": content},
+            **protocol_errors(api=False),
+        },
     }
 
 
@@ -53,6 +61,7 @@ def _service_paths() -> dict[str, Schema]:
     )
     readyz["responses"]["503"] = {
         "description": "The database is unreachable.",
+        "headers": {"Retry-After": header_ref("RetryAfterUnavailable")},
         "content": {
             JSON: {
                 "schema": health,
@@ -60,6 +69,7 @@ def _service_paths() -> dict[str, Schema]:
             }
         },
     }
+    readyz["responses"] = dict(sorted(readyz["responses"].items()))
     return {
         "/healthz": {
             "get": _open(
@@ -89,9 +99,14 @@ def _service_paths() -> dict[str, Schema]:
     }
 
 
-def openapi_document(limits: Limits | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document, with the body limits of ``limits`` (default: the defaults)."""
+def openapi_document(
+    limits: Limits | None = None, registry: Registry | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a service with ``limits`` and the resource names of
+    ``registry`` (default: the default limits and resources)."""
     limits = limits or Limits()
+    registry = registry or Registry.local_only()
+    local_names = [name for name in registry.names if registry.is_local(name)]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -110,7 +125,7 @@ def openapi_document(limits: Limits | None = None) -> dict[str, Any]:
             },
             {"name": "Service", "description": "Health, readiness and this documentation."},
         ],
-        "paths": {**activity_paths(), **record_paths(), **_service_paths()},
+        "paths": {**activity_paths(), **record_paths(local_names), **_service_paths()},
         "components": {
             "schemas": schemas(limits),
             "parameters": list_parameters(),

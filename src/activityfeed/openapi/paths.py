@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from activityfeed.model import SCOPE_READ, SCOPE_WRITE
+from activityfeed.openapi import patterns
 from activityfeed.openapi.examples import EXAMPLE_CREATE_BODY, EXAMPLE_RECORD
 from activityfeed.openapi.parameters import list_parameters
-from activityfeed.openapi.responses import RATE_LIMIT_HEADERS
+from activityfeed.openapi.responses import RATE_LIMIT_HEADERS, protocol_errors, response_ref
 from activityfeed.openapi.schemas import Schema, ref
+from activityfeed.records.service import MAX_ID_LENGTH
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -22,7 +25,8 @@ def _ok(description: str, schema: Schema, example: Any = None) -> Schema:
 
 
 def _errors(*statuses: int) -> dict[str, Schema]:
-    """The error responses of a ``/v2`` operation: 401, 403, 429 and 503 always."""
+    """The error responses of a ``/v2`` operation: 401, 403, 429 and 503 always, and those
+    of every operation (400, 405, 414, 431)."""
     names = {
         401: "Unauthorized",
         403: "Forbidden",
@@ -32,8 +36,9 @@ def _errors(*statuses: int) -> dict[str, Schema]:
         429: "RateLimited",
         503: "Unavailable",
     }
-    wanted = sorted({401, 403, 429, 503, *statuses})
-    return {str(s): {"$ref": f"#/components/responses/{names[s]}"} for s in wanted}
+    wanted = {str(s): response_ref(names[s]) for s in {401, 403, 429, 503, *statuses}}
+    merged = {**wanted, **protocol_errors(api=True)}
+    return {status: merged[status] for status in sorted(merged)}
 
 
 def _operation(
@@ -53,6 +58,22 @@ def _json_body(schema: Schema, example: Any) -> Schema:
     return {"required": True, "content": {JSON: {"schema": schema, "example": example}}}
 
 
+def _links(operations: dict[str, str], parameters: dict[str, str]) -> Schema:
+    """OpenAPI links from a response to ``operations`` (link name -> operationId)."""
+    return {
+        name: {"operationId": operation_id, "parameters": parameters}
+        for name, operation_id in operations.items()
+    }
+
+
+# What a created activity leads to: its id is the path of the one-activity operations.
+_ACTIVITY_LINKS = {
+    "GetActivity": "getActivityHistory",
+    "UpdateActivity": "updateActivityHistory",
+    "DeleteActivity": "deleteActivityHistory",
+}
+
+
 def _list_operation(operation_id: str, suffix: str) -> Schema:
     return _operation(
         operation_id,
@@ -63,7 +84,10 @@ def _list_operation(operation_id: str, suffix: str) -> Schema:
         "record lies beyond this page. `updated_at` is unique within a team and grows in "
         "commit order: polling `sort_by=updated_at&sort_direction=ASC&updated_at[gt]=<last "
         "seen>` neither misses nor repeats an activity. Unknown parameters are ignored; a "
-        "422 names every invalid one.",
+        "blank one counts as not given; a 422 names every invalid one. The array form of "
+        "`type` (`type[]`) and its object form (`type[person][]`, ...) cannot be mixed, and "
+        "`resource_id[]` needs `resource_type[]` (the parameters' `x-conflicts-with` and "
+        "`x-requires`).",
         SCOPE_READ,
         parameters=[{"$ref": f"#/components/parameters/{name}"} for name in list_parameters()],
         responses={"200": _ok("A page of activities.", ref("ActivityList")), **_errors(422)},
@@ -71,20 +95,18 @@ def _list_operation(operation_id: str, suffix: str) -> Schema:
 
 
 def _create_operation(operation_id: str, suffix: str) -> Schema:
+    created = _ok("The created activity, without `dynamic_data`.", ref("CreatedActivityEnvelope"))
+    created["links"] = _links(_ACTIVITY_LINKS, {"activity_id": "$response.body#/data/id"})
     return _operation(
         operation_id,
         f"Create an activity{suffix}",
-        "Stores one activity. Omitted optional fields default to null (`user_guid`, "
-        "`pinned_at`), `[]` (`tags`) and `{}` (`static_data`); `occurred_at` defaults to "
-        "now. An `id` already stored for the team is a 422 `has already been taken`.",
+        "Stores one activity. Omitted optional fields (or `null` ones) default to null "
+        "(`user_guid`, `pinned_at`), `[]` (`tags`) and `{}` (`static_data`); `occurred_at` "
+        "defaults to now. An `id` already stored for the team is a 422 `has already been "
+        "taken`.",
         SCOPE_WRITE,
         requestBody=_json_body(ref("ActivityCreate"), EXAMPLE_CREATE_BODY),
-        responses={
-            "201": _ok(
-                "The created activity, without `dynamic_data`.", ref("CreatedActivityEnvelope")
-            ),
-            **_errors(413, 422),
-        },
+        responses={"201": created, **_errors(413, 422)},
     )
 
 
@@ -94,15 +116,17 @@ def activity_paths() -> dict[str, Schema]:
         "name": "activity_id",
         "in": "path",
         "required": True,
-        "description": "The activity's id, `{type}-{id}`.",
-        "schema": {"type": "string"},
+        "description": "The activity's id, `{type}-{id}`; any other string is a 404 like an "
+        "unknown id.",
+        "schema": {"type": "string", "pattern": patterns.activity_id()},
         "example": "sent_email-722488662",
     }
     bulk_example = [EXAMPLE_CREATE_BODY, {**EXAMPLE_CREATE_BODY, "id": "sent_email-722488663"}]
-    ndjson_example = "\n".join(
-        f'{{"id": "call-{n}", "type": "call", "resource_type": "person", "resource_id": 7}}'
+    # An NDJSON body's example is its items, as for JSON: /docs shows them one per line.
+    ndjson_example = [
+        {"id": f"call-{n}", "type": "call", "resource_type": "person", "resource_id": 7}
         for n in (1, 2)
-    )
+    ]
     return {
         "/v2/activity_histories": {
             "get": _list_operation("listActivityHistories", ""),
@@ -127,8 +151,9 @@ def activity_paths() -> dict[str, Schema]:
                         JSON: {"schema": ref("BulkActivities"), "example": bulk_example},
                         NDJSON: {
                             "schema": {
-                                "type": "string",
-                                "description": "One `BulkActivity` JSON object per line.",
+                                **ref("BulkActivities"),
+                                "description": "The same array as NDJSON: each item one "
+                                "JSON object on a line of its own; blank lines are skipped.",
                             },
                             "example": ndjson_example,
                         },
@@ -178,29 +203,50 @@ def activity_paths() -> dict[str, Schema]:
     }
 
 
-def record_paths() -> dict[str, Schema]:
-    """The associated-record endpoints of contract section 4."""
+def _resource_schema(local_names: Iterable[str]) -> Schema:
+    names = sorted(local_names)
+    if not names:
+        return {"not": {}, "description": "No resource is stored here: every one is remote."}
+    return {"type": "string", "enum": names}
+
+
+def record_paths(local_names: Iterable[str]) -> dict[str, Schema]:
+    """The associated-record endpoints of contract section 4, for the resource names whose
+    records the service stores itself (``local_names``)."""
     resource = {
         "name": "resource",
         "in": "path",
         "required": True,
-        "description": "A resource name of the registry (`email`, `call`, `meeting`, ...): "
-        "the `<resource>` of a `<resource>_id` key of `static_data`. A name that is not "
-        "in the registry, or whose records come from a remote source, is a 422.",
-        "schema": {"type": "string"},
+        "description": "A resource name whose records this service stores: the `<resource>` "
+        "of a `<resource>_id` key of `static_data`. A name that is not in the registry, or "
+        "whose records come from a remote source, is a 422.",
+        "schema": _resource_schema(local_names),
         "example": "email",
     }
     record_id = {
         "name": "record_id",
         "in": "path",
         "required": True,
-        "description": "The record's id: the value of the `<resource>_id` key.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "description": "The record's id, the value of the `<resource>_id` key: 1 to "
+        f"{MAX_ID_LENGTH} characters without `/` or control characters (an integer id as its "
+        "digits).",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": patterns.RECORD_ID,
+        },
         "example": "2",
     }
     tags = ["Associated records"]
     attributes = EXAMPLE_RECORD["attributes"]
     envelope = {"data": EXAMPLE_RECORD}
+    record_links = _links(
+        {"GetRecord": "getAssociatedRecord", "DeleteRecord": "deleteAssociatedRecord"},
+        {"resource": "$request.path.resource", "record_id": "$request.path.record_id"},
+    )
+    stored = _ok("The record, created.", ref("AssociatedRecordEnvelope"), envelope)
+    replaced = _ok("The record, replaced.", ref("AssociatedRecordEnvelope"), envelope)
     return {
         "/v2/associated_records/{resource}": {
             "parameters": [resource],
@@ -236,8 +282,8 @@ def record_paths() -> dict[str, Schema]:
                 tags=tags,
                 requestBody=_json_body(ref("RecordAttributes"), attributes),
                 responses={
-                    "200": _ok("The record, replaced.", ref("AssociatedRecordEnvelope"), envelope),
-                    "201": _ok("The record, created.", ref("AssociatedRecordEnvelope"), envelope),
+                    "200": {**replaced, "links": record_links},
+                    "201": {**stored, "links": record_links},
                     **_errors(413, 422),
                 },
             ),

@@ -1,4 +1,11 @@
-"""The shared responses and headers of the OpenAPI document: the contract's error table."""
+"""The shared responses and headers of the OpenAPI document: the contract's error table.
+
+Besides the errors of the ``/v2`` operations (each with the rate-limit headers),
+every operation of every path declares the answers that come before any
+handler: a 405 with ``Allow`` for a method the path does not take, and the
+protocol-level 400, 414 and 431 (a request the HTTP parser refuses, a request
+line or a header section over its limit), which carry no rate-limit headers.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,20 @@ def header_ref(name: str) -> Schema:
     return {"$ref": f"#/components/headers/{name}"}
 
 
+def response_ref(name: str) -> Schema:
+    """A reference to the component response ``name``."""
+    return {"$ref": f"#/components/responses/{name}"}
+
+
 # Every authenticated /v2 response carries these (contract, section 5); a 401 never.
 RATE_LIMIT_HEADERS: dict[str, Schema] = {
     "x-ratelimit-endpoint-cost": header_ref("RateLimitEndpointCost"),
     "x-ratelimit-remaining-minute": header_ref("RateLimitRemainingMinute"),
 }
+ALLOW_HEADER: dict[str, Schema] = {"Allow": header_ref("Allow")}
+
+# What every operation may answer before its handler runs, by status.
+PROTOCOL_ERRORS = {400: "BadRequest", 414: "URITooLong", 431: "HeadersTooLarge"}
 
 
 def headers() -> dict[str, Schema]:
@@ -43,6 +59,18 @@ def headers() -> dict[str, Schema]:
             "required": True,
             "schema": {"type": "integer", "minimum": 0},
             "example": 17,
+        },
+        "RetryAfterUnavailable": {
+            "description": "Seconds to wait before trying again, on every 503 of an outage; "
+            "absent when the store is read-only (retrying does not help).",
+            "schema": {"type": "integer", "minimum": 0},
+            "example": 2,
+        },
+        "Allow": {
+            "description": "The methods the path takes (`HEAD` wherever `GET` is).",
+            "required": True,
+            "schema": {"type": "string"},
+            "example": "GET, HEAD, PUT, DELETE",
         },
     }
 
@@ -74,7 +102,12 @@ def responses() -> dict[str, Schema]:
             RATE_LIMIT_HEADERS,
         ),
         "MethodNotAllowed": _error(
-            "The path exists, not with this method.", "Method Not Allowed", RATE_LIMIT_HEADERS
+            "The path exists, not with this method (after the key is checked).",
+            "Method Not Allowed",
+            {**ALLOW_HEADER, **RATE_LIMIT_HEADERS},
+        ),
+        "ServiceMethodNotAllowed": _error(
+            "The path exists, not with this method.", "Method Not Allowed", ALLOW_HEADER
         ),
         "PayloadTooLarge": _error(
             "The request body is over the configured limit.",
@@ -92,8 +125,32 @@ def responses() -> dict[str, Schema]:
             {"Retry-After": header_ref("RetryAfter"), **RATE_LIMIT_HEADERS},
         ),
         "Unavailable": _error(
-            "The database or another required part is unavailable; retry shortly.",
+            "The database or another required part is unavailable; retry after "
+            "`Retry-After` seconds.",
             "The database is unavailable, try again shortly",
-            RATE_LIMIT_HEADERS,
+            {"Retry-After": header_ref("RetryAfterUnavailable"), **RATE_LIMIT_HEADERS},
+        ),
+        "BadRequest": _error(
+            "The HTTP parser refused the request (bad bytes in the request line or a header, "
+            "a bad `Content-Length`); the connection is closed.",
+            "Bad Request",
+            {},
+        ),
+        "URITooLong": _error(
+            "The request line is over its limit; the connection is closed.",
+            "Request line is too long",
+            {},
+        ),
+        "HeadersTooLarge": _error(
+            "The header section is over its limit; the connection is closed.",
+            "Request header fields are too large",
+            {},
         ),
     }
+
+
+def protocol_errors(*, api: bool) -> dict[str, Schema]:
+    """The answers of every operation that come before its handler: 400, 405, 414, 431."""
+    method = "MethodNotAllowed" if api else "ServiceMethodNotAllowed"
+    statuses = {**PROTOCOL_ERRORS, 405: method}
+    return {str(status): response_ref(statuses[status]) for status in sorted(statuses)}

@@ -1,14 +1,24 @@
 """The component schemas of the OpenAPI document.
 
-Enumerations and limits come from the modules that enforce them (``model``,
-``query``, ``bodies``), so the document cannot drift from the behaviour.
+Enumerations, limits and patterns come from the modules that enforce them
+(``model``, ``query``, ``bodies``, ``record_service``, and ``patterns`` for
+the rules a pattern spells), so the document cannot drift from the behaviour.
+The request schemas say exactly what the service accepts: ``null`` where it
+counts as "not given", ``additionalProperties: false`` where an unknown field
+is a 422, integers within 64 bits at any depth (``JsonValue``), and the rules
+that tie one field to another: ``resource_id`` to ``resource_type`` as an
+``if``/``then``, ``id`` to ``type`` as an ``anyOf`` of one branch per type.
+``tests/test_openapi_requests.py`` checks each against the service's own
+validation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from activityfeed.bodies import READ_ONLY
 from activityfeed.model import ACTIVITY_TYPES, RESOURCE_TYPES
+from activityfeed.openapi import patterns
 from activityfeed.openapi.examples import (
     EXAMPLE_ACTIVITY,
     EXAMPLE_CREATE_BODY,
@@ -17,9 +27,15 @@ from activityfeed.openapi.examples import (
     TIMESTAMP_EXAMPLE,
 )
 from activityfeed.query import COUNT_LIMIT, SORT_KEYS, TIME_OPERATORS
+from activityfeed.records.service import MAX_ID_LENGTH
 from activityfeed.settings import Limits
 
 Schema = dict[str, Any]
+
+INT64_MIN = -(2**63)
+UINT64_MAX = 2**64 - 1
+# The strings the store keeps as text (user_guid, a crm_opportunity's id): no NUL.
+MAX_TEXT_LENGTH = 255
 
 
 def ref(name: str) -> Schema:
@@ -36,9 +52,24 @@ def _object(properties: dict[str, Schema], required: tuple[str, ...] = (), **ext
     return {"type": "object", "properties": properties, "required": list(required), **extra}
 
 
+def _ignored() -> dict[str, Schema]:
+    """The read-only keys of the activity object: a body may carry them, they are ignored."""
+    return {
+        name: {
+            "description": "Read-only: accepted with any value so that a client can send "
+            "back what it read, and ignored."
+        }
+        for name in sorted(READ_ONLY)
+    }
+
+
 def _activity_properties() -> dict[str, Schema]:
     return {
-        "id": {"type": "string", "description": "`{type}-{id}`, unique within a team."},
+        "id": {
+            "type": "string",
+            "pattern": patterns.activity_id(),
+            "description": "`{type}-{id}`, unique within a team.",
+        },
         "type": ref("ActivityType"),
         "user_guid": {
             "type": ["string", "null"],
@@ -98,23 +129,91 @@ def _activity_schemas() -> dict[str, Schema]:
     }
 
 
+def _resource_id_schemas() -> dict[str, Schema]:
+    return {
+        "ResourceId": {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": patterns.INT64_MAX},
+                {
+                    "type": "string",
+                    "pattern": patterns.digits_at_most(patterns.INT64_MAX, 19),
+                    "description": "The integer's ASCII digits (leading zeros allowed).",
+                },
+            ],
+            "description": "The id of a `person` or an `account`: an integer from 0 to "
+            f"{patterns.INT64_MAX}, or its digits as a string.",
+        },
+        "OpportunityId": {
+            "anyOf": [
+                {"type": "integer", "minimum": INT64_MIN, "maximum": UINT64_MAX},
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TEXT_LENGTH,
+                    "pattern": patterns.no_nul(1, MAX_TEXT_LENGTH),
+                },
+            ],
+            "description": f"The id of a `crm_opportunity`: a string of 1 to {MAX_TEXT_LENGTH} "
+            "characters without NUL (an integer is taken as its decimal string).",
+        },
+    }
+
+
+def _create_rules() -> list[Schema]:
+    """What ties fields of a create body together: ``resource_id`` to ``resource_type``, and
+    ``id`` to ``type`` (one branch per type, an ``anyOf``: tools expand a chain of ``if``s
+    combinatorially)."""
+    resource_rule = {
+        "if": {
+            "properties": {"resource_type": {"const": "crm_opportunity"}},
+            "required": ["resource_type"],
+        },
+        "then": {"properties": {"resource_id": ref("OpportunityId")}},
+        "else": {"properties": {"resource_id": ref("ResourceId")}},
+    }
+    id_rule = {
+        "anyOf": [
+            {
+                "properties": {
+                    "type": {"const": activity_type},
+                    "id": {"pattern": patterns.activity_id([activity_type])},
+                }
+            }
+            for activity_type in ACTIVITY_TYPES
+        ],
+        "description": "`id`, when given, starts with the body's `type` and `-`.",
+    }
+    return [resource_rule, id_rule]
+
+
 def _input_schemas(limits: Limits) -> dict[str, Schema]:
     tags: Schema = {
-        "type": "array",
+        "type": ["array", "null"],
         "maxItems": limits.max_tags,
         "items": {"type": "string", "maxLength": limits.max_tag_length},
-        "description": "Kept in the order given.",
+        "description": "Kept in the order given; `null` is `[]`.",
     }
     static_data: Schema = {
-        "type": "object",
-        "description": f"At most {limits.max_static_data_bytes} bytes as JSON.",
+        "type": ["object", "null"],
+        "additionalProperties": ref("JsonValue"),
+        "description": f"At most {limits.max_static_data_bytes} bytes as JSON; `null` is `{{}}`.",
+    }
+    user_guid: Schema = {
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": MAX_TEXT_LENGTH,
+        "pattern": patterns.no_nul(1, MAX_TEXT_LENGTH),
+        "description": f"1 to {MAX_TEXT_LENGTH} characters without NUL, or `null` (none).",
     }
     writable: dict[str, Schema] = {
-        "occurred_at": {**ref("TimestampInput"), "description": "Default: now."},
-        "user_guid": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+        "occurred_at": {
+            **nullable(ref("TimestampInput")),
+            "description": "Default (also for `null`): now.",
+        },
+        "user_guid": user_guid,
         "tags": tags,
         "static_data": static_data,
-        "pinned_at": nullable(ref("TimestampInput")),
+        "pinned_at": {**nullable(ref("TimestampInput")), "description": "`null`: not pinned."},
     }
     create = _object(
         {
@@ -122,39 +221,63 @@ def _input_schemas(limits: Limits) -> dict[str, Schema]:
             "resource_type": ref("ResourceType"),
             "resource_id": {
                 "type": ["integer", "string"],
-                "description": "A non-negative integer (or its digits as a string); "
-                "for `crm_opportunity` any string of 1 to 255 characters.",
+                "description": "A `ResourceId` for a `person` or an `account`, an "
+                "`OpportunityId` for a `crm_opportunity`.",
             },
             "id": {
-                "type": "string",
-                "pattern": r"^[a-z_]+-[A-Za-z0-9._~-]{1,200}$",
-                "description": "`{type}-{something}` for the body's `type`; "
-                "assigned by the service when absent.",
+                "type": ["string", "null"],
+                "pattern": patterns.activity_id(),
+                "description": "`{type}-{suffix}` for the body's `type`, the suffix 1 to 200 "
+                "letters, digits, `.`, `_`, `~` or `-`; assigned by the service when absent "
+                "or `null`.",
             },
             **writable,
+            **_ignored(),
         },
         ("type", "resource_type", "resource_id"),
-        description="A new activity. Other fields are a 422, except the read-only keys "
-        "of the activity object (`created_at`, `updated_at`, `dynamic_data`, "
-        "`failed_dynamic_resources`), which are ignored.",
+        additionalProperties=False,
+        allOf=_create_rules(),
+        description="A new activity. `null` in an optional field is the same as leaving it "
+        "out. Any other field is a 422, except the read-only keys of the activity object, "
+        "which are ignored.",
         examples=[EXAMPLE_CREATE_BODY],
     )
+    update_properties = {
+        **writable,
+        "occurred_at": {
+            **nullable(ref("TimestampInput")),
+            "description": "The new time; `null` leaves it as it is.",
+        },
+        "tags": {**tags, "description": "The new tags; `null` is `[]`."},
+        "static_data": {**static_data, "description": "The new data; `null` is `{}`."},
+        "user_guid": {**user_guid, "description": "The new user; `null` removes it."},
+        **_ignored(),
+    }
     return {
         "ActivityCreate": create,
         "BulkActivity": {
-            "allOf": [ref("ActivityCreate"), {"required": ["id"]}],
-            "description": "A bulk item: a create body whose `id` is required. It replaces "
-            "the stored activity of that id (omitted optional fields take their defaults).",
+            "allOf": [
+                ref("ActivityCreate"),
+                {"required": ["id"], "properties": {"id": {"type": "string"}}},
+            ],
+            "description": "A bulk item: a create body whose `id` is required (and not "
+            "`null`). It replaces the stored activity of that id (omitted optional fields "
+            "take their defaults; an omitted `occurred_at` keeps the stored one).",
         },
         "BulkActivities": {
             "type": "array",
             "items": ref("BulkActivity"),
             "maxItems": limits.max_bulk_items,
+            "description": "The items' ids are unique within the batch (else 422 naming "
+            "the repeat).",
         },
         "ActivityUpdate": _object(
-            {**writable, "occurred_at": ref("TimestampInput")},
-            description="The fields to change; `pinned_at: null` unpins. `id`, `type`, "
-            "`resource_type` and `resource_id` may be sent back unchanged, never changed.",
+            update_properties,
+            additionalProperties=False,
+            description="The fields to change; a field left out keeps its value. `id`, "
+            "`type`, `resource_type` and `resource_id` may also be sent back as they are "
+            "stored (a client that sends what it read), never changed: another value is a "
+            "422 `cannot be changed`. Any other field is a 422.",
             examples=[{"tags": ["q1-campaign", "won"], "pinned_at": "2019-01-02T10:00:00Z"}],
         ),
         "BulkResult": _object(
@@ -265,15 +388,11 @@ def _list_schemas() -> dict[str, Schema]:
 
 
 def _record_schemas(limits: Limits) -> dict[str, Schema]:
-    record_id: Schema = {
-        "type": ["string", "integer"],
-        "description": "An integer, or a string of 1 to 255 printable characters without `/`.",
-    }
     record = _object(
         {
             "resource": {"type": "string"},
             "id": {"type": "string", "description": "Integer ids come back as strings."},
-            "attributes": ref("RecordAttributes"),
+            "attributes": {"type": "object", "description": "The record's attributes."},
             "created_at": ref("Timestamp"),
             "updated_at": ref("Timestamp"),
         },
@@ -282,13 +401,27 @@ def _record_schemas(limits: Limits) -> dict[str, Schema]:
         examples=[EXAMPLE_RECORD],
     )
     batch_item = _object(
-        {"id": record_id, "attributes": ref("RecordAttributes")},
+        {"id": ref("RecordId"), "attributes": ref("RecordAttributes")},
         ("id", "attributes"),
         additionalProperties=False,
     )
     return {
+        "RecordId": {
+            "anyOf": [
+                {"type": "integer", "minimum": -patterns.INT64_MAX, "maximum": patterns.INT64_MAX},
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_ID_LENGTH,
+                    "pattern": patterns.RECORD_ID,
+                },
+            ],
+            "description": f"An integer (kept as its decimal string), or a string of 1 to "
+            f"{MAX_ID_LENGTH} characters without `/` or control characters.",
+        },
         "RecordAttributes": {
             "type": "object",
+            "additionalProperties": ref("JsonValue"),
             "description": "The record's attributes, merged into `dynamic_data` of the "
             f"activities that reference it; at most {limits.max_static_data_bytes} bytes "
             "as JSON.",
@@ -300,6 +433,8 @@ def _record_schemas(limits: Limits) -> dict[str, Schema]:
             "type": "array",
             "items": batch_item,
             "maxItems": limits.max_bulk_items,
+            "description": "The items' ids are unique within the batch (else 422 naming "
+            'the repeat; `7` and `"7"` are the same id).',
             "examples": [[{"id": 2, "attributes": EXAMPLE_RECORD["attributes"]}]],
         },
     }
@@ -313,18 +448,33 @@ def schemas(limits: Limits) -> dict[str, Schema]:
         "Timestamp": {
             "type": "string",
             "format": "date-time",
-            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$",
             "description": "UTC, always six fractional digits and `Z`.",
             "examples": [TIMESTAMP_EXAMPLE],
         },
+        "JsonValue": {
+            "if": {"type": "integer"},
+            "then": {"minimum": INT64_MIN, "maximum": UINT64_MAX},
+            "items": ref("JsonValue"),
+            "additionalProperties": ref("JsonValue"),
+            "description": "Any JSON value whose integers, at any depth, fit in 64 bits (from "
+            "-2^63 to 2^64 - 1): a larger integer is a 422 (`send it as a string`), never "
+            "silently rounded.",
+        },
         "TimestampInput": {
             "type": "string",
-            "description": "ISO 8601 / RFC 3339: `Z`, `+hh:mm`, `-hh:mm` or `+hhmm` "
-            "(no offset: UTC); 0 to 9 fractional digits (past the sixth truncated); "
-            "a date alone is midnight UTC.",
+            "pattern": patterns.timestamp_input(),
+            "description": "ISO 8601 / RFC 3339: a date (`2019-01-01`, midnight UTC), or a "
+            "date, `T` (or a space), `hh:mm`, optionally `:ss` and `.` or `,` with 0 to 9 "
+            "fractional digits (past the sixth truncated), then `Z`, `+hh:mm`, `-hh:mm`, "
+            "`+hhmm`, `+hh` or nothing (UTC). A space may stand for the `+` of an offset. "
+            "The instant must fall within the years 0001 to 9999 UTC once the offset is "
+            "applied; on 0001-01-01 the pattern admits only `-` offsets and on 9999-12-31 "
+            "only `+` offsets.",
             "examples": ["2019-01-01T00:00:00Z", "2019-01-01T02:00:00.5+02:00", "2019-01-01"],
         },
         **_activity_schemas(),
+        **_resource_id_schemas(),
         **_input_schemas(limits),
         **_list_schemas(),
         **_record_schemas(limits),

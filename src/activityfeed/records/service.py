@@ -7,12 +7,13 @@ registry, or whose records come from a remote source, is a 422 naming
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from activityfeed.bodies import object_json
+from activityfeed.bodies import object_json, whole_number
 from activityfeed.errors import ErrorCollector, Invalid, NotFound
 from activityfeed.records.registry import Registry
 from activityfeed.settings import Limits
@@ -21,6 +22,7 @@ from activityfeed.timestamps import format_timestamp
 
 MAX_ID_LENGTH = 255
 _INT64 = 2**63 - 1
+_FORBIDDEN_IN_ID = re.compile(r"[/\x00-\x1f\x7f-\x9f]")
 
 
 def record_id(value: Any) -> str | None:
@@ -28,23 +30,25 @@ def record_id(value: Any) -> str | None:
 
     Ids are what ``static_data`` holds: an integer, or a string of 1 to 255
     characters without ``/`` (it could not be addressed in a path) or control
-    characters.
+    characters (C0, DEL and C1: invisible, and unsafe in a log line or a
+    terminal). The rule is a character class on purpose, so that the OpenAPI
+    document can state it exactly as a pattern.
     """
     if isinstance(value, bool):
         return None
+    value = whole_number(value)
     if isinstance(value, int):
         return str(value) if -_INT64 <= value <= _INT64 else None
     if (
         isinstance(value, str)
         and 0 < len(value) <= MAX_ID_LENGTH
-        and "/" not in value
-        and value.isprintable()
+        and _FORBIDDEN_IN_ID.search(value) is None
     ):
         return value
     return None
 
 
-ID_RULE = "must be an integer or a string of 1 to 255 printable characters without '/'"
+ID_RULE = "must be an integer or a string of 1 to 255 characters without '/' or control characters"
 
 
 def parse_batch(data: Any, limits: Limits) -> list[tuple[str, bytes]]:
