@@ -12,14 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from activityfeed.demo.fast import TeamLoaded, load_fresh, plan_teams
 from activityfeed.demo.records import load_team_records, team_records
 from activityfeed.demo.stream import References, activity_stream
 from activityfeed.demo.world import World, build_world, team_shares
 from activityfeed.storage import BulkResult, Storage
-from activityfeed.storage.sqlite.store import SQLiteStorage
+from activityfeed.storage.sqlite.bulk import SQLiteFreshLoader
+
+if TYPE_CHECKING:
+    from activityfeed.storage.postgres.bulk import PostgresFreshLoader
 
 BATCH_SIZE = 10_000  # the bulk endpoint's limit, and the store's sweet spot
 
@@ -215,10 +218,11 @@ async def _load_fresh(
     def advance(count: int, index: int) -> None:
         bar.advance(count, worlds[index].name)
 
-    if isinstance(store, SQLiteStorage):
-        loaded = _load_fresh_sqlite(store, seed, worlds, team_ids, batch_size, advance)
+    loader = store.fresh_loader()
+    if loader.kind == "sqlite":
+        loaded = _load_fresh_sqlite(loader, seed, worlds, team_ids, batch_size, advance)
     else:
-        loaded = await _load_fresh_postgres(store, seed, worlds, team_ids, batch_size, advance)
+        loaded = await _load_fresh_postgres(loader, seed, worlds, team_ids, batch_size, advance)
     if loaded is None:
         return None
     return [
@@ -228,7 +232,7 @@ async def _load_fresh(
 
 
 def _load_fresh_sqlite(
-    store: SQLiteStorage,
+    loader: SQLiteFreshLoader,
     seed: int,
     worlds: list[World],
     team_ids: list[int],
@@ -236,7 +240,7 @@ def _load_fresh_sqlite(
     advance: Callable[[int, int], None],
 ) -> list[TeamLoaded] | None:
     """The fast load of :mod:`activityfeed.demo.fast`, when the SQLite store is empty."""
-    with store.fresh_load() as load:
+    with loader.open() as load:
         if load is None:
             return None
         clocks = [load.clock(team_id) for team_id in team_ids]
@@ -245,7 +249,7 @@ def _load_fresh_sqlite(
 
 
 async def _load_fresh_postgres(
-    store: Storage,
+    loader: PostgresFreshLoader,
     seed: int,
     worlds: list[World],
     team_ids: list[int],
@@ -254,15 +258,11 @@ async def _load_fresh_postgres(
 ) -> list[TeamLoaded] | None:
     """The fast load of :mod:`activityfeed.demo.fast_postgres`, when PostgreSQL's store is empty."""
     # Imported here, as open_storage does: the driver only for a PostgreSQL store.
-    from activityfeed.storage.postgres.store import PostgresStorage
-
-    if not isinstance(store, PostgresStorage):
-        return None
     from activityfeed.demo import fast_postgres
     from activityfeed.storage.postgres.bulk import IN_TIME_ORDER, KEPT
 
     # The demo's rows come in time order: those indexes are kept up as they go.
-    async with store.fresh_load(KEPT | IN_TIME_ORDER) as load:
+    async with loader.open(KEPT | IN_TIME_ORDER) as load:
         if load is None:
             return None
         next_seq = await load.next_seq()
@@ -270,7 +270,7 @@ async def _load_fresh_postgres(
         plans = plan_teams(worlds, team_ids, next_seq, clocks)
         loaded = await fast_postgres.load_fresh(load, seed, plans, batch_size, advance)
     # Without statistics the planner takes a team for a few thousand rows.
-    await store.analyze()
+    await loader.analyze()
     return loaded
 
 
