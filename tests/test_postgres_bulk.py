@@ -1,4 +1,4 @@
-"""The fresh load of PostgreSQL (``storage/postgres_bulk.py``) leaves what the normal path does.
+"""The fresh load of PostgreSQL (``storage/postgres/bulk.py``) leaves what the normal path does.
 
 Compared on two schemas of the shared server, one loaded the fast way and one
 through the normal path (the demo's bulk upserts, the copy's batches): every

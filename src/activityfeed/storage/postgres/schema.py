@@ -1,6 +1,6 @@
 """Versioned migrations of the PostgreSQL store, applied in order on start.
 
-The data model is SQLite's (``sqlite_schema.py``): filter columns, the
+The data model is SQLite's (``sqlite/schema.py``): filter columns, the
 pre-rendered activity JSON in ``doc`` and its candidate references in
 ``refs``; timestamps are ``bigint`` microseconds since the epoch, UTC; ``seq``
 is the order of first storage (the sort tie-break), from one sequence, so
