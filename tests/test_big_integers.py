@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from activityfeed.bodies import BigInteger, decode_json, decode_ndjson, parse_one
+from activityfeed.bodies import parse_one
+from activityfeed.decoding import BigInteger, decode_json, decode_ndjson
 from activityfeed.errors import Invalid
 from activityfeed.settings import Limits
 

@@ -7,13 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from activityfeed.bodies import (
-    decode_json,
-    decode_ndjson,
-    parse_bulk,
-    parse_one,
-    parse_update,
-)
+from activityfeed.bodies import parse_bulk, parse_one, parse_update
+from activityfeed.decoding import decode_json, decode_ndjson
 from activityfeed.errors import Invalid
 from activityfeed.model import ActivityInput
 from activityfeed.settings import Limits

@@ -22,18 +22,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from activityfeed.bodies import (
-    Limits,
-    decode_json,
-    object_json,
-    parse_bulk,
-    parse_one,
-    parse_update,
-)
+from activityfeed.bodies import object_json, parse_bulk, parse_one, parse_update
+from activityfeed.decoding import decode_json
 from activityfeed.errors import ErrorCollector, Invalid
 from activityfeed.model import ACTIVITY_TYPES, RESOURCE_TYPES
 from activityfeed.openapi import openapi_document
 from activityfeed.records.service import parse_batch, record_id
+from activityfeed.settings import Limits
 from activityfeed.timestamps import TimestampError, parse_timestamp
 
 LIMITS = Limits()

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from activityfeed.bodies import decode_json, decode_ndjson
+from activityfeed.decoding import decode_json, decode_ndjson
 from activityfeed.errors import PayloadTooLarge
 from activityfeed.model import ApiKey
 from activityfeed.records.service import RecordService

@@ -14,53 +14,22 @@ validation.
 
 from __future__ import annotations
 
-from typing import Any
-
-from activityfeed.bodies import READ_ONLY
 from activityfeed.model import ACTIVITY_TYPES, RESOURCE_TYPES
 from activityfeed.openapi import patterns
-from activityfeed.openapi.examples import (
-    EXAMPLE_ACTIVITY,
-    EXAMPLE_CREATE_BODY,
-    EXAMPLE_CREATED,
-    EXAMPLE_RECORD,
-    TIMESTAMP_EXAMPLE,
+from activityfeed.openapi.building import (
+    INT64_MIN,
+    UINT64_MAX,
+    Schema,
+    nullable,
+    object_schema,
+    ref,
 )
+from activityfeed.openapi.examples import EXAMPLE_ACTIVITY, EXAMPLE_CREATED, TIMESTAMP_EXAMPLE
+from activityfeed.openapi.request_bodies import input_schemas, record_schemas, resource_id_schemas
 from activityfeed.query import COUNT_LIMIT, SORT_KEYS, TIME_OPERATORS
-from activityfeed.records.service import MAX_ID_LENGTH
 from activityfeed.settings import Limits
 
-Schema = dict[str, Any]
-
-INT64_MIN = -(2**63)
-UINT64_MAX = 2**64 - 1
-# The strings the store keeps as text (user_guid, a crm_opportunity's id): no NUL.
-MAX_TEXT_LENGTH = 255
-
-
-def ref(name: str) -> Schema:
-    """A reference to the component schema ``name``."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(schema: Schema) -> Schema:
-    """``schema`` or ``null``."""
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _object(properties: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
-    return {"type": "object", "properties": properties, "required": list(required), **extra}
-
-
-def _ignored() -> dict[str, Schema]:
-    """The read-only keys of the activity object: a body may carry them, they are ignored."""
-    return {
-        name: {
-            "description": "Read-only: accepted with any value so that a client can send "
-            "back what it read, and ignored."
-        }
-        for name in sorted(READ_ONLY)
-    }
+__all__ = ["Schema", "nullable", "ref", "schemas"]
 
 
 def _activity_properties() -> dict[str, Schema]:
@@ -110,200 +79,32 @@ def _activity_schemas() -> dict[str, Schema]:
     properties = _activity_properties()
     created = {k: v for k, v in properties.items() if k != "dynamic_data"}
     return {
-        "Activity": _object(
+        "Activity": object_schema(
             properties,
             tuple(properties),
             additionalProperties=False,
             description="An activity: exactly these 13 keys.",
             examples=[EXAMPLE_ACTIVITY],
         ),
-        "CreatedActivity": _object(
+        "CreatedActivity": object_schema(
             created,
             tuple(created),
             additionalProperties=False,
             description="An activity as a create answers it: `dynamic_data` is absent.",
             examples=[EXAMPLE_CREATED],
         ),
-        "ActivityEnvelope": _object({"data": ref("Activity")}, ("data",)),
-        "CreatedActivityEnvelope": _object({"data": ref("CreatedActivity")}, ("data",)),
+        "ActivityEnvelope": object_schema({"data": ref("Activity")}, ("data",)),
+        "CreatedActivityEnvelope": object_schema({"data": ref("CreatedActivity")}, ("data",)),
     }
-
-
-def _resource_id_schemas() -> dict[str, Schema]:
-    return {
-        "ResourceId": {
-            "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": patterns.INT64_MAX},
-                {
-                    "type": "string",
-                    "pattern": patterns.digits_at_most(patterns.INT64_MAX, 19),
-                    "description": "The integer's ASCII digits (leading zeros allowed).",
-                },
-            ],
-            "description": "The id of a `person` or an `account`: an integer from 0 to "
-            f"{patterns.INT64_MAX}, or its digits as a string.",
-        },
-        "OpportunityId": {
-            "anyOf": [
-                {"type": "integer", "minimum": INT64_MIN, "maximum": UINT64_MAX},
-                {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_TEXT_LENGTH,
-                    "pattern": patterns.no_nul(1, MAX_TEXT_LENGTH),
-                },
-            ],
-            "description": f"The id of a `crm_opportunity`: a string of 1 to {MAX_TEXT_LENGTH} "
-            "characters without NUL (an integer is taken as its decimal string).",
-        },
-    }
-
-
-def _create_rules() -> list[Schema]:
-    """What ties fields of a create body together: ``resource_id`` to ``resource_type``, and
-    ``id`` to ``type`` (one branch per type, an ``anyOf``: tools expand a chain of ``if``s
-    combinatorially)."""
-    resource_rule = {
-        "if": {
-            "properties": {"resource_type": {"const": "crm_opportunity"}},
-            "required": ["resource_type"],
-        },
-        "then": {"properties": {"resource_id": ref("OpportunityId")}},
-        "else": {"properties": {"resource_id": ref("ResourceId")}},
-    }
-    id_rule = {
-        "anyOf": [
-            {
-                "properties": {
-                    "type": {"const": activity_type},
-                    "id": {"pattern": patterns.activity_id([activity_type])},
-                }
-            }
-            for activity_type in ACTIVITY_TYPES
-        ],
-        "description": "`id`, when given, starts with the body's `type` and `-`.",
-    }
-    return [resource_rule, id_rule]
-
-
-def _input_schemas(limits: Limits) -> dict[str, Schema]:
-    tags: Schema = {
-        "type": ["array", "null"],
-        "maxItems": limits.max_tags,
-        "items": {"type": "string", "maxLength": limits.max_tag_length},
-        "description": "Kept in the order given; `null` is `[]`.",
-    }
-    static_data: Schema = {
-        "type": ["object", "null"],
-        "additionalProperties": ref("JsonValue"),
-        "description": f"At most {limits.max_static_data_bytes} bytes as JSON; `null` is `{{}}`.",
-    }
-    user_guid: Schema = {
-        "type": ["string", "null"],
-        "minLength": 1,
-        "maxLength": MAX_TEXT_LENGTH,
-        "pattern": patterns.no_nul(1, MAX_TEXT_LENGTH),
-        "description": f"1 to {MAX_TEXT_LENGTH} characters without NUL, or `null` (none).",
-    }
-    writable: dict[str, Schema] = {
-        "occurred_at": {
-            **nullable(ref("TimestampInput")),
-            "description": "Default (also for `null`): now.",
-        },
-        "user_guid": user_guid,
-        "tags": tags,
-        "static_data": static_data,
-        "pinned_at": {**nullable(ref("TimestampInput")), "description": "`null`: not pinned."},
-    }
-    create = _object(
-        {
-            "type": ref("ActivityType"),
-            "resource_type": ref("ResourceType"),
-            "resource_id": {
-                "type": ["integer", "string"],
-                "description": "A `ResourceId` for a `person` or an `account`, an "
-                "`OpportunityId` for a `crm_opportunity`.",
-            },
-            "id": {
-                "type": ["string", "null"],
-                "pattern": patterns.activity_id(),
-                "description": "`{type}-{suffix}` for the body's `type`, the suffix 1 to 200 "
-                "letters, digits, `.`, `_`, `~` or `-`; assigned by the service when absent "
-                "or `null`.",
-            },
-            **writable,
-            **_ignored(),
-        },
-        ("type", "resource_type", "resource_id"),
-        additionalProperties=False,
-        allOf=_create_rules(),
-        description="A new activity. `null` in an optional field is the same as leaving it "
-        "out. Any other field is a 422, except the read-only keys of the activity object, "
-        "which are ignored.",
-        examples=[EXAMPLE_CREATE_BODY],
-    )
-    update_properties = {
-        **writable,
-        "occurred_at": {
-            **nullable(ref("TimestampInput")),
-            "description": "The new time; `null` leaves it as it is.",
-        },
-        "tags": {**tags, "description": "The new tags; `null` is `[]`."},
-        "static_data": {**static_data, "description": "The new data; `null` is `{}`."},
-        "user_guid": {**user_guid, "description": "The new user; `null` removes it."},
-        **_ignored(),
-    }
-    return {
-        "ActivityCreate": create,
-        "BulkActivity": {
-            "allOf": [
-                ref("ActivityCreate"),
-                {"required": ["id"], "properties": {"id": {"type": "string"}}},
-            ],
-            "description": "A bulk item: a create body whose `id` is required (and not "
-            "`null`). It replaces the stored activity of that id (omitted optional fields "
-            "take their defaults; an omitted `occurred_at` keeps the stored one).",
-        },
-        "BulkActivities": {
-            "type": "array",
-            "items": ref("BulkActivity"),
-            "maxItems": limits.max_bulk_items,
-            "description": "The items' ids are unique within the batch (else 422 naming "
-            "the repeat).",
-        },
-        "ActivityUpdate": _object(
-            update_properties,
-            additionalProperties=False,
-            description="The fields to change; a field left out keeps its value. `id`, "
-            "`type`, `resource_type` and `resource_id` may also be sent back as they are "
-            "stored (a client that sends what it read), never changed: another value is a "
-            "422 `cannot be changed`. Any other field is a 422.",
-            examples=[{"tags": ["q1-campaign", "won"], "pinned_at": "2019-01-02T10:00:00Z"}],
-        ),
-        "BulkResult": _object(
-            {
-                "data": _object(
-                    {name: {"type": "integer", "minimum": 0} for name in _BULK_COUNTS},
-                    _BULK_COUNTS,
-                    additionalProperties=False,
-                )
-            },
-            ("data",),
-            examples=[{"data": {"created": 2, "updated": 1, "unchanged": 0}}],
-        ),
-    }
-
-
-_BULK_COUNTS = ("created", "updated", "unchanged")
 
 
 def _list_schemas() -> dict[str, Schema]:
-    time_bounds = _object(
+    time_bounds = object_schema(
         {op: ref("Timestamp") for op in TIME_OPERATORS},
         additionalProperties=False,
     )
     strings: Schema = {"type": "array", "items": {"type": "string"}}
-    filtering = _object(
+    filtering = object_schema(
         {
             "type": {
                 "oneOf": [
@@ -327,7 +128,7 @@ def _list_schemas() -> dict[str, Schema]:
         description="The filters applied, normalised: arrays in the order given, "
         "timestamps in UTC with six digits, booleans as booleans; `{}` when none.",
     )
-    paging = _object(
+    paging = object_schema(
         {
             "per_page": {"type": "integer", "minimum": 1},
             "current_page": {"type": "integer", "minimum": 1},
@@ -344,7 +145,7 @@ def _list_schemas() -> dict[str, Schema]:
         additionalProperties=False,
         description="`total_pages` and `total_count` only with `include_paging_counts=true`.",
     )
-    sorting = _object(
+    sorting = object_schema(
         {
             "sort_by": {"type": "string", "enum": list(SORT_KEYS)},
             "sort_direction": {"type": "string", "enum": ["DESC NULLS LAST", "ASC NULLS FIRST"]},
@@ -352,7 +153,7 @@ def _list_schemas() -> dict[str, Schema]:
         ("sort_by", "sort_direction"),
         additionalProperties=False,
     )
-    metadata = _object(
+    metadata = object_schema(
         {"filtering": ref("Filtering"), "paging": ref("Paging"), "sorting": ref("Sorting")},
         ("filtering", "paging", "sorting"),
         additionalProperties=False,
@@ -378,65 +179,12 @@ def _list_schemas() -> dict[str, Schema]:
         "Paging": paging,
         "Sorting": sorting,
         "ListMetadata": metadata,
-        "ActivityList": _object(
+        "ActivityList": object_schema(
             {"metadata": ref("ListMetadata"), "data": {"type": "array", "items": ref("Activity")}},
             ("metadata", "data"),
             additionalProperties=False,
             examples=[page_example],
         ),
-    }
-
-
-def _record_schemas(limits: Limits) -> dict[str, Schema]:
-    record = _object(
-        {
-            "resource": {"type": "string"},
-            "id": {"type": "string", "description": "Integer ids come back as strings."},
-            "attributes": {"type": "object", "description": "The record's attributes."},
-            "created_at": ref("Timestamp"),
-            "updated_at": ref("Timestamp"),
-        },
-        ("resource", "id", "attributes", "created_at", "updated_at"),
-        additionalProperties=False,
-        examples=[EXAMPLE_RECORD],
-    )
-    batch_item = _object(
-        {"id": ref("RecordId"), "attributes": ref("RecordAttributes")},
-        ("id", "attributes"),
-        additionalProperties=False,
-    )
-    return {
-        "RecordId": {
-            "anyOf": [
-                {"type": "integer", "minimum": -patterns.INT64_MAX, "maximum": patterns.INT64_MAX},
-                {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_ID_LENGTH,
-                    "pattern": patterns.RECORD_ID,
-                },
-            ],
-            "description": f"An integer (kept as its decimal string), or a string of 1 to "
-            f"{MAX_ID_LENGTH} characters without `/` or control characters.",
-        },
-        "RecordAttributes": {
-            "type": "object",
-            "additionalProperties": ref("JsonValue"),
-            "description": "The record's attributes, merged into `dynamic_data` of the "
-            f"activities that reference it; at most {limits.max_static_data_bytes} bytes "
-            "as JSON.",
-            "examples": [EXAMPLE_RECORD["attributes"]],
-        },
-        "AssociatedRecord": record,
-        "AssociatedRecordEnvelope": _object({"data": ref("AssociatedRecord")}, ("data",)),
-        "AssociatedRecordBatch": {
-            "type": "array",
-            "items": batch_item,
-            "maxItems": limits.max_bulk_items,
-            "description": "The items' ids are unique within the batch (else 422 naming "
-            'the repeat; `7` and `"7"` are the same id).',
-            "examples": [[{"id": 2, "attributes": EXAMPLE_RECORD["attributes"]}]],
-        },
     }
 
 
@@ -474,17 +222,17 @@ def schemas(limits: Limits) -> dict[str, Schema]:
             "examples": ["2019-01-01T00:00:00Z", "2019-01-01T02:00:00.5+02:00", "2019-01-01"],
         },
         **_activity_schemas(),
-        **_resource_id_schemas(),
-        **_input_schemas(limits),
+        **resource_id_schemas(),
+        **input_schemas(limits),
         **_list_schemas(),
-        **_record_schemas(limits),
-        "Error": _object(
+        **record_schemas(limits),
+        "Error": object_schema(
             {"error": {"type": "string"}},
             ("error",),
             additionalProperties=False,
             examples=[{"error": "Not Found"}],
         ),
-        "ValidationErrors": _object(
+        "ValidationErrors": object_schema(
             {
                 "errors": {
                     "type": "object",
@@ -510,5 +258,5 @@ def schemas(limits: Limits) -> dict[str, Schema]:
                 }
             ],
         ),
-        "Health": _object({"status": {"type": "string"}}, ("status",)),
+        "Health": object_schema({"status": {"type": "string"}}, ("status",)),
     }
