@@ -23,7 +23,7 @@ from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
-from conftest import Keys
+from conftest import Keys, need_service
 from sdk_support import live_server
 
 LIST = "/v2/activity_histories"
@@ -198,7 +198,7 @@ def test_docs_page_renders_under_its_policy_in_a_browser(tmp_path: Path) -> None
     names = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
     browser = next((path for name in names if (path := shutil.which(name))), None)
     if browser is None:
-        pytest.skip("no headless Chromium here to load the page")
+        need_service("Chromium", "no headless Chromium here to load the page")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", rate_limit_per_minute=0)
     with live_server(settings) as server:
         result = subprocess.run(
@@ -207,6 +207,12 @@ def test_docs_page_renders_under_its_policy_in_a_browser(tmp_path: Path) -> None
                 "--headless",
                 "--no-sandbox",  # tests may run as root, where the sandbox refuses to start
                 "--disable-gpu",
+                # No calls home: this machine's network may be closed, and the
+                # page must render without anything but the service.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
                 f"--user-data-dir={tmp_path / 'profile'}",
                 "--virtual-time-budget=10000",
                 "--enable-logging=stderr",
