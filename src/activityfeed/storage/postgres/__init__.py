@@ -3,7 +3,9 @@
 ``store.py`` is :class:`~activityfeed.storage.postgres.store.PostgresStorage`
 (the pool, a deadline per call, migrations, the list and get reads), made of
 mixins: ``teams.py`` (teams and API keys), ``writes.py`` (activity writes,
-each under its team's clock lock) and ``records.py`` (associated records).
+each under its team's clock lock) and ``records.py`` (associated records),
+which reach the store through ``connection.py`` (the errors that mean an
+outage, what the mixins call on the store).
 ``schema.py`` holds the migrations (partitioned by team), ``bulk.py`` the
 fast load of a table without activities (``COPY``, indexes built at the
 end), ``copy.py`` the endpoint of ``activityfeed copy``. These modules import

@@ -8,12 +8,11 @@ read is one query with the ids as one array parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import asyncpg
 
 from activityfeed.model import storable
+from activityfeed.storage.postgres.connection import PostgresParts
 from activityfeed.storage.postgres.writes import CUSTOM_PLANS
 from activityfeed.storage.values import BulkResult, StoredRecord
 from activityfeed.timestamps import now_us
@@ -21,15 +20,8 @@ from activityfeed.timestamps import now_us
 _COLUMNS = "resource, id, attributes, created_at, updated_at"
 
 
-class PostgresRecords:
+class PostgresRecords(PostgresParts):
     """The record methods of the :class:`~activityfeed.storage.base.Storage` protocol."""
-
-    # Provided by PostgresStorage.
-    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        raise NotImplementedError
-
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        raise NotImplementedError
 
     async def put_records(
         self, team_id: int, resource: str, items: Sequence[tuple[str, bytes]]

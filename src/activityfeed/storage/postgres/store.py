@@ -43,6 +43,7 @@ import asyncpg
 from activityfeed.model import storable
 from activityfeed.query import ListQuery
 from activityfeed.storage.postgres.bulk import KEPT, FreshLoad, PostgresFreshLoader, fresh_load
+from activityfeed.storage.postgres.connection import UNAVAILABLE, time_left
 from activityfeed.storage.postgres.copy import PostgresEndpoint
 from activityfeed.storage.postgres.records import PostgresRecords
 from activityfeed.storage.postgres.schema import MIGRATIONS
@@ -60,24 +61,6 @@ from activityfeed.timestamps import now_us
 T = TypeVar("T")
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_POOL_SIZE = 10
-
-# Errors that mean "the database is not there right now", not "the query is wrong".
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-)
-
-
-def _left(deadline: asyncio.Timeout) -> float | None:
-    """Seconds left before ``deadline``; ``None`` when it has none."""
-    when = deadline.when()
-    if when is None:
-        return None
-    return max(0.0, when - asyncio.get_running_loop().time())
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -228,7 +211,7 @@ class PostgresStorage(PostgresTeams, PostgresWrites, PostgresRecords):
                     # The release resets the connection, a round trip: it
                     # gets what is left of the deadline, then the connection
                     # is closed instead.
-                    await pool.release(conn, timeout=_left(deadline))
+                    await pool.release(conn, timeout=time_left(deadline))
         except TimeoutError as exc:
             if seconds is not None and deadline.expired():
                 raise StorageUnavailable(f"PostgreSQL did not answer within {seconds:g} s") from exc

@@ -7,30 +7,16 @@ of the team locks first (see :mod:`activityfeed.storage.postgres.writes`).
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-from typing import Any
-
-import asyncpg
-
 from activityfeed.model import ApiKey, Team
+from activityfeed.storage.postgres.connection import PostgresParts
 from activityfeed.storage.values import KEY_COLUMNS, api_key
 from activityfeed.timestamps import now_us
 
 _TEAM_COLUMNS = "id, name, rate_limit, created_at"
 
 
-class PostgresTeams:
+class PostgresTeams(PostgresParts):
     """The team and key methods of the :class:`~activityfeed.storage.base.Storage` protocol."""
-
-    # Provided by PostgresStorage.
-    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        raise NotImplementedError
-
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        raise NotImplementedError
 
     async def ensure_team(self, name: str) -> Team:
         """The team called ``name``, created (with its clock) when missing."""

@@ -31,13 +31,13 @@ demo loader and ``activityfeed copy`` all take that path.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 
 from activityfeed.model import Activity, ActivityChanges, ActivityInput, storable
 from activityfeed.storage import writes
+from activityfeed.storage.postgres.connection import PostgresParts
 from activityfeed.storage.values import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
 
@@ -130,12 +130,8 @@ async def add_counts(
     )
 
 
-class PostgresWrites:
+class PostgresWrites(PostgresParts):
     """The activity writes of :class:`~activityfeed.storage.postgres.store.PostgresStorage`."""
-
-    # Provided by PostgresStorage.
-    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        raise NotImplementedError
 
     @staticmethod
     async def _existing(

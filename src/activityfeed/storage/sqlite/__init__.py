@@ -4,7 +4,9 @@
 (connections, migrations, the list and get reads, the writer thread), made of
 mixins: ``teams.py`` (teams and API keys), ``writes.py`` (activity writes,
 one ``BEGIN IMMEDIATE`` transaction each) and ``records.py`` (associated
-records). ``schema.py`` holds the migrations, ``bulk.py`` the fast load of a
+records), which reach the store through ``connection.py`` (opening the
+file, telling a read-only store, what the mixins call on the store).
+``schema.py`` holds the migrations, ``bulk.py`` the fast load of a
 store without activities (the demo's), ``copy.py`` the endpoint of
 ``activityfeed copy``. These modules import the shared storage modules
 (``values``, ``base``, ``sqlbuild``, ``writes``) and the layers below

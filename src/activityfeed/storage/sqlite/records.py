@@ -8,31 +8,19 @@ unique index, so a batch read is one index probe per id.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from activityfeed.storage.sqlbuild import chunks
+from activityfeed.storage.sqlite.connection import SQLiteParts
 from activityfeed.storage.values import BulkResult, StoredRecord
 from activityfeed.timestamps import now_us
 
-T = TypeVar("T")
 _COLUMNS = "resource, id, attributes, created_at, updated_at"
 
 
-class SQLiteRecords:
+class SQLiteRecords(SQLiteParts):
     """The record methods of the :class:`~activityfeed.storage.base.Storage` protocol."""
-
-    # Provided by SQLiteStorage: the read connection, error mapping and writer.
-    @property
-    def reader(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _errors(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def put_records(
         self, team_id: int, resource: str, items: Sequence[tuple[str, bytes]]

@@ -9,7 +9,6 @@ every process are serialised and the team clock they read is the latest.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sqlite3
 import stat
@@ -18,12 +17,18 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 from activityfeed.query import ListQuery
 from activityfeed.storage.sqlbuild import count_sql, counted, page_sql
 from activityfeed.storage.sqlite.bulk import FreshLoad, SQLiteFreshLoader, fresh_load
+from activityfeed.storage.sqlite.connection import (
+    BUSY_TIMEOUT_MS,
+    connect,
+    is_read_only_error,
+    report_once,
+    writable,
+)
 from activityfeed.storage.sqlite.copy import SQLiteEndpoint
 from activityfeed.storage.sqlite.records import SQLiteRecords
 from activityfeed.storage.sqlite.schema import MIGRATIONS
@@ -39,49 +44,16 @@ from activityfeed.timestamps import now_us
 from activityfeed.urls import sqlite_path
 
 T = TypeVar("T")
-log = logging.getLogger("activityfeed")
-_reported: set[tuple[str, str]] = set()  # (what, file): each said once per process
-
-
-def _report_once(what: str, path: str, message: str, *args: object) -> None:
-    """Log a warning about the store's file once per process (``serve`` opens it twice)."""
-    key = (what, os.path.realpath(path))
-    if key not in _reported:
-        _reported.add(key)
-        log.warning(message, *args)
-
-
-def is_read_only_error(exc: sqlite3.Error) -> bool:
-    """Whether SQLite refused a write because the store cannot be written (SQLITE_READONLY)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
-
-
-def create_private(path: str) -> None:
-    """Create the store's file with mode 0600 when it does not exist yet.
-
-    SQLite would create it 0644 (less the umask); it gives the ``-wal`` and
-    ``-shm`` files it makes later the mode of the main file, so those are
-    private too. An existing file keeps its mode: see :meth:`SQLiteStorage.open_sync`.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return  # it exists, or cannot be made here: SQLite opens it or says why
-    os.close(fd)
-
-
-# How long a connection waits for a lock another process holds, when no deadline is given.
-BUSY_TIMEOUT_MS = 30_000
 
 
 class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
     """The :class:`~activityfeed.storage.base.Storage` on one SQLite file.
 
-    Associated records come from :class:`SQLiteRecords`. A store this
-    process cannot write (a read-only file or file system) opens
+    Teams and keys come from :class:`SQLiteTeams`, activity writes from
+    :class:`SQLiteWrites`, associated records from :class:`SQLiteRecords`. A
+    store this process cannot write (a read-only file or file system) opens
     :attr:`read_only`: reads are served, every write raises
-    :class:`~activityfeed.storage.base.StoreReadOnly` without trying.
+    :class:`~activityfeed.storage.values.StoreReadOnly` without trying.
     """
 
     def __init__(self, path: str, *, timeout: float | None = None) -> None:
@@ -104,28 +76,6 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
 
     # Connections.
 
-    def _connect(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            create_private(self.path)
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as exc:
-            if not is_read_only_error(exc):
-                conn.close()
-                raise
-            # A read-only store keeps the journal mode it has.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA cache_size = -65536")
-        conn.execute("PRAGMA mmap_size = 1073741824")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        return conn
-
     @property
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the caller's thread."""
@@ -143,9 +93,9 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
             if self._writer is not None:
                 return
             try:
-                writer = self._connect()
+                writer = connect(self.path)
                 try:
-                    self.read_only = not self._writable(writer)
+                    self.read_only = not writable(writer)
                     if self.read_only:
                         self._check_schema(writer)
                     else:
@@ -154,37 +104,18 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
                     writer.close()
                     raise
                 self._writer = writer
-                self._reader = self._connect()
+                self._reader = connect(self.path)
             except sqlite3.Error as exc:
                 raise StorageUnavailable(f"cannot open the SQLite store: {exc}") from exc
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             self._check_mode()
             if self.read_only:
-                _report_once(
+                report_once(
                     "read-only",
                     self.path,
                     "the SQLite store %s is read-only: serving reads, refusing writes with 503",
                     self.path,
                 )
-
-    @staticmethod
-    def _writable(conn: sqlite3.Connection) -> bool:
-        """Whether SQLite lets this connection write: a write of nothing, rolled back.
-
-        SQLite opens a file it may not write read-only without a word, and
-        ``BEGIN IMMEDIATE`` succeeds on it; only a write says so.
-        """
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(f"PRAGMA user_version = {int(version)}")
-        except sqlite3.OperationalError as exc:
-            if is_read_only_error(exc):
-                return False
-            raise
-        finally:
-            conn.execute("ROLLBACK")
-        return True
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         """A read-only store is served only when no migration is pending."""
@@ -211,7 +142,7 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
         except OSError:
             return
         if mode & stat.S_IROTH:
-            _report_once(
+            report_once(
                 "readable",
                 self.path,
                 "the SQLite store %s is readable by other users (mode %o): "
@@ -377,4 +308,4 @@ class SQLiteStorage(SQLiteTeams, SQLiteWrites, SQLiteRecords):
             with self._errors(), fresh_load(conn, alone=True) as load:
                 yield load
         finally:
-            self._reader = self._connect()
+            self._reader = connect(self.path)

@@ -8,30 +8,16 @@ write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any
 
 from activityfeed.model import ApiKey, Team
+from activityfeed.storage.sqlite.connection import SQLiteParts
 from activityfeed.storage.values import KEY_COLUMNS, api_key
 from activityfeed.timestamps import now_us
 
-T = TypeVar("T")
 
-
-class SQLiteTeams:
+class SQLiteTeams(SQLiteParts):
     """The team and key methods of the :class:`~activityfeed.storage.base.Storage` protocol."""
-
-    # Provided by SQLiteStorage: the read connection, error mapping and writer.
-    @property
-    def reader(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _errors(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def ensure_team(self, name: str) -> Team:
         """The team called ``name``, created when missing."""

@@ -15,16 +15,15 @@ it grows in commit order across every team.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from activityfeed.model import Activity, ActivityChanges, ActivityInput
 from activityfeed.storage import writes
 from activityfeed.storage.sqlbuild import chunks
+from activityfeed.storage.sqlite.connection import SQLiteParts
 from activityfeed.storage.values import BulkResult, DuplicateId, Row
 from activityfeed.timestamps import now_us
 
-T = TypeVar("T")
 _INSERT = (
     f"INSERT INTO activities ({writes.INSERT_COLUMNS}) "  # noqa: S608
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -99,12 +98,8 @@ def id_taken(conn: sqlite3.Connection, team_id: int, activity_id: str) -> bool:
     )
 
 
-class SQLiteWrites:
+class SQLiteWrites(SQLiteParts):
     """The activity writes of :class:`~activityfeed.storage.sqlite.store.SQLiteStorage`."""
-
-    # Provided by SQLiteStorage: one IMMEDIATE transaction on the writer thread.
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
 
     async def create_activity(self, team_id: int, item: ActivityInput) -> Row:
         """Store a new activity; :class:`DuplicateId` when its id is taken."""
