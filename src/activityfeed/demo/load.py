@@ -10,19 +10,19 @@ them all unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from activityfeed.demo.fast import TeamLoaded, load_fresh, plan_teams
+from activityfeed.demo.fast import TeamLoaded, TeamPlan, load_fresh, plan_teams
 from activityfeed.demo.records import load_team_records, team_records
 from activityfeed.demo.stream import References, activity_stream
 from activityfeed.demo.world import World, build_world, team_shares
 from activityfeed.storage import BulkResult, Storage
-from activityfeed.storage.sqlite.bulk import SQLiteFreshLoader
+from activityfeed.storage.writes import Clock
 
 if TYPE_CHECKING:
     from activityfeed.storage.postgres.bulk import PostgresFreshLoader
+    from activityfeed.storage.sqlite.bulk import SQLiteFreshLoader
 
 BATCH_SIZE = 10_000  # the bulk endpoint's limit, and the store's sweet spot
 
@@ -214,15 +214,12 @@ async def _load_fresh(
     """
     if not worlds:
         return None
-
-    def advance(count: int, index: int) -> None:
-        bar.advance(count, worlds[index].name)
-
+    job = _FreshJob(seed, worlds, team_ids, batch_size, bar)
     loader = store.fresh_loader()
     if loader.kind == "sqlite":
-        loaded = _load_fresh_sqlite(loader, seed, worlds, team_ids, batch_size, advance)
+        loaded = _load_fresh_sqlite(loader, job)
     else:
-        loaded = await _load_fresh_postgres(loader, seed, worlds, team_ids, batch_size, advance)
+        loaded = await _load_fresh_postgres(loader, job)
     if loaded is None:
         return None
     return [
@@ -231,30 +228,36 @@ async def _load_fresh(
     ]
 
 
-def _load_fresh_sqlite(
-    loader: SQLiteFreshLoader,
-    seed: int,
-    worlds: list[World],
-    team_ids: list[int],
-    batch_size: int,
-    advance: Callable[[int, int], None],
-) -> list[TeamLoaded] | None:
+@dataclass(frozen=True)
+class _FreshJob:
+    """What a fast load is asked to make, and the progress bar it moves."""
+
+    seed: int
+    worlds: list[World]
+    team_ids: list[int]
+    batch_size: int
+    bar: _Progress
+
+    def plans(self, next_seq: int, clocks: list[Clock]) -> list[TeamPlan]:
+        """The teams' plans from the store's next ``seq`` and the teams' clocks."""
+        return plan_teams(self.worlds, self.team_ids, next_seq, clocks)
+
+    def advance(self, count: int, index: int) -> None:
+        """Count ``count`` more activities of the team at ``index`` as stored."""
+        self.bar.advance(count, self.worlds[index].name)
+
+
+def _load_fresh_sqlite(loader: SQLiteFreshLoader, job: _FreshJob) -> list[TeamLoaded] | None:
     """The fast load of :mod:`activityfeed.demo.fast`, when the SQLite store is empty."""
     with loader.open() as load:
         if load is None:
             return None
-        clocks = [load.clock(team_id) for team_id in team_ids]
-        plans = plan_teams(worlds, team_ids, load.next_seq, clocks)
-        return load_fresh(load, seed, plans, batch_size, advance)
+        plans = job.plans(load.next_seq, [load.clock(team_id) for team_id in job.team_ids])
+        return load_fresh(load, job.seed, plans, job.batch_size, job.advance)
 
 
 async def _load_fresh_postgres(
-    loader: PostgresFreshLoader,
-    seed: int,
-    worlds: list[World],
-    team_ids: list[int],
-    batch_size: int,
-    advance: Callable[[int, int], None],
+    loader: PostgresFreshLoader, job: _FreshJob
 ) -> list[TeamLoaded] | None:
     """The fast load of :mod:`activityfeed.demo.fast_postgres`, when PostgreSQL's store is empty."""
     # Imported here, as open_storage does: the driver only for a PostgreSQL store.
@@ -266,9 +269,8 @@ async def _load_fresh_postgres(
         if load is None:
             return None
         next_seq = await load.next_seq()
-        clocks = [await load.clock(team_id) for team_id in team_ids]
-        plans = plan_teams(worlds, team_ids, next_seq, clocks)
-        loaded = await fast_postgres.load_fresh(load, seed, plans, batch_size, advance)
+        plans = job.plans(next_seq, [await load.clock(team_id) for team_id in job.team_ids])
+        loaded = await fast_postgres.load_fresh(load, job.seed, plans, job.batch_size, job.advance)
     # Without statistics the planner takes a team for a few thousand rows.
     await loader.analyze()
     return loaded
