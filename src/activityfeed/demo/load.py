@@ -1,4 +1,4 @@
-"""``activityfeed demo``: load realistic, deterministic demo data through the bulk path.
+"""``activityfeed demo``: load realistic, deterministic demo data as the bulk path stores it.
 
 The world of each team (:mod:`activityfeed.demo.world`) and what happens in it
 (:mod:`activityfeed.demo.stream`) are pure functions of the seed, the number
