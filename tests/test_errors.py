@@ -507,7 +507,6 @@ def test_create_with_a_taken_id_is_422_has_already_been_taken(
 @pytest.mark.parametrize(
     ("fields", "name"),
     [
-        ({"occurred_at": None}, "occurred_at"),
         ({"occurred_at": "nope"}, "occurred_at"),
         ({"pinned_at": "nope"}, "pinned_at"),
         ({"tags": {"a": 1}}, "tags"),

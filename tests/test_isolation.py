@@ -113,7 +113,7 @@ def test_other_teams_ids_look_exactly_like_unknown_ids(
     for method, kwargs in (
         ("GET", {}),
         ("PUT", {"json": {"tags": ["mine now"]}}),
-        ("PUT", {"json": {"occurred_at": None}}),
+        ("PUT", {"json": {"occurred_at": "nope"}}),
         ("DELETE", {}),
     ):
         theirs = client.request(method, f"{LIST}/call-1", headers=b, **kwargs)
