@@ -153,3 +153,50 @@ def test_modules_and_functions_stay_small(name: str) -> None:
             assert node.end_lineno is not None
             length = node.end_lineno - node.lineno + 1
             assert length <= MAX_FUNCTION_LINES, f"{name}.{node.name} has {length} lines"
+
+
+# The rows of docs/architecture.md's picture, top first: a module imports only
+# from rows below its own.
+ROWS = (
+    ("__main__",),
+    ("entry",),
+    ("cli",),
+    ("http", "demo", "client"),
+    ("service", "openapi"),
+    ("records", "ratelimit"),
+    ("auth", "cache", "render", "bodies"),
+    ("storage",),
+    ("query", "settings", "urls", "decoding"),
+    ("model", "errors", "fields"),
+    ("timestamps",),
+)
+SDK_MAY_IMPORT = ("fields", "timestamps")
+
+
+def row_of(name: str) -> int:
+    wing = name.split(".")[1]
+    for number, row in enumerate(ROWS):
+        if wing in row:
+            return number
+    raise AssertionError(f"{name} is in no row of docs/architecture.md's picture")
+
+
+def test_every_import_points_down_the_rows_of_the_architecture_picture() -> None:
+    upward = []
+    for name, targets in graph().items():
+        if name == "activityfeed":
+            continue
+        for target in targets:
+            if target == "activityfeed" or target.split(".")[1] == name.split(".")[1]:
+                continue  # within one wing
+            if name.startswith("activityfeed.client."):
+                # The SDK installs without the server: it takes only plain values.
+                if target.split(".")[1] not in SDK_MAY_IMPORT:
+                    upward.append(f"{name} -> {target}")
+            elif row_of(target) <= row_of(name):
+                upward.append(f"{name} -> {target}")
+    assert upward == []
+    picture = (SRC.parent / "docs" / "architecture.md").read_text()
+    for row in ROWS:
+        for wing in row:
+            assert wing in picture, wing
