@@ -42,8 +42,8 @@ from activityfeed.query import parse_list_query
 from activityfeed.render import page_json
 from activityfeed.storage import Storage
 from activityfeed.storage.copying import copy_store, endpoint_for
-from activityfeed.storage.postgres.store import PostgresStorage
 from activityfeed.storage.postgres.bulk import FreshLoad
+from activityfeed.storage.postgres.store import PostgresStorage
 from activityfeed.storage.sqlite.store import SQLiteStorage
 
 INDEX_BUILDS: list[float] = []  # seconds of each fresh load's index builds, in order
