@@ -14,13 +14,13 @@ import hypothesis
 import pytest
 from starlette.testclient import TestClient
 
-import pg_support
 from activityfeed.auth import new_key
 from activityfeed.client import Client
 from activityfeed.http.app import create_app
 from activityfeed.model import SCOPES
 from activityfeed.settings import Settings
-from sdk_support import AppBridge, LiveServer, live_server
+from support import pg_support
+from support.sdk_support import AppBridge, LiveServer, live_server
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

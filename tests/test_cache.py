@@ -17,7 +17,7 @@ from activityfeed.query import parse_list_query
 from activityfeed.settings import Settings
 from activityfeed.storage.sqlite.store import SQLiteStorage
 from conftest import Keys
-from querygen import Pools, encodings, queries
+from support.querygen import Pools, encodings, queries
 
 LIST = "/v2/activity_histories"
 

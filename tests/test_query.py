@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from activityfeed.errors import Invalid
 from activityfeed.query import MAX_INTEGER, ListQuery, TimeRange, parse_list_query
-from querygen import Pools, encodings, queries
-from reference import Query, filtering, to_us
+from support.querygen import Pools, encodings, queries
+from support.reference import Query, filtering, to_us
 
 Pairs = list[tuple[str, str]]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sdk_support import LiveServer
+from support.sdk_support import LiveServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -19,7 +19,7 @@ from activityfeed.ratelimit.policy import (
     Decision,
     RateLimiter,
 )
-from support_clock import FakeClock
+from support.clock import FakeClock
 
 
 def opened(path: Path | None, slots: int = 64) -> SharedFileBackend:

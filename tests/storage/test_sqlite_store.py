@@ -19,8 +19,8 @@ from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable
 from activityfeed.storage.sqlite.store import SQLiteStorage
-from sdk_support import make_key
-from serve_process import Server
+from support.sdk_support import make_key
+from support.serve_process import Server
 
 LIST = "/v2/activity_histories"
 

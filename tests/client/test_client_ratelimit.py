@@ -15,8 +15,8 @@ from activityfeed.http.app import create_app
 from activityfeed.ratelimit.factory import build_rate_limiter
 from activityfeed.settings import Settings
 from conftest import Keys
-from sdk_support import AppBridge
-from support_clock import FakeClock
+from support.clock import FakeClock
+from support.sdk_support import AppBridge
 
 BUDGET = 10
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_postgres import LIST_SHAPES
 
-import pg_support
 from activityfeed.cli.main import main
 from activityfeed.demo import fast_postgres as demo_fast_postgres
 from activityfeed.demo.fast import ProducerFailed, read_frame
@@ -32,7 +32,7 @@ from activityfeed.storage.postgres.copy import PostgresEndpoint
 from activityfeed.storage.postgres.store import PostgresStorage
 from activityfeed.storage.sqlbuild import list_sql
 from activityfeed.storage.sqlite.store import SQLiteStorage
-from test_postgres import LIST_SHAPES
+from support import pg_support
 
 pytestmark = pytest.mark.postgres
 

@@ -25,7 +25,7 @@ from activityfeed.http.app import create_app
 from activityfeed.model import SCOPE_READ, SCOPES
 from activityfeed.settings import Settings
 from conftest import Keys
-from sdk_support import AppBridge
+from support.sdk_support import AppBridge
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 GUID_A = "0c1f8c3e-0000-4000-8000-00000000000a"

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from reference import _EPOCH, OPERATORS, Query
+from support.reference import _EPOCH, OPERATORS, Query
 
 RESOURCE_TYPES = ("person", "account", "crm_opportunity")
 SORT_KEYS = ("occurred_at", "updated_at")

@@ -22,7 +22,7 @@ from activityfeed.ratelimit.policy import BackendUnavailable, RateLimiter
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable, open_storage
 from conftest import Keys
-from support_clock import FakeClock
+from support.clock import FakeClock
 
 LIST = "/v2/activity_histories"
 

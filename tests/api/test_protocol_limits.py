@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from activityfeed.settings import Limits, Settings
-from sdk_support import LiveServer, live_server
+from support.sdk_support import LiveServer, live_server
 
 KIB = 1024
 

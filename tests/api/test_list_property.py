@@ -27,8 +27,8 @@ from activityfeed.model import ACTIVITY_TYPES, SCOPES
 from activityfeed.settings import Settings
 from activityfeed.timestamps import parse_timestamp
 from conftest import postgres_store
-from querygen import Pools, encodings, queries, timestamp_text
-from reference import Query, list_response, to_text, to_us
+from support.querygen import Pools, encodings, queries, timestamp_text
+from support.reference import Query, list_response, to_text, to_us
 
 # Enough examples to cover the forms on every run; the "ci" profile raises it.
 EXAMPLES = max(30, settings.default.max_examples // 3)

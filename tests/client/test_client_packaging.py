@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 
 from activityfeed.client import Client
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODULES = ("starlette", "uvicorn", "orjson", "click", "rich", "psycopg", "redis")
 CLIENT_MODULES = ("activityfeed", "activityfeed.timestamps", "activityfeed.fields")
 

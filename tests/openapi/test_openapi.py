@@ -20,7 +20,7 @@ from activityfeed.openapi import openapi_document, render_docs_html
 from activityfeed.query import ListQuery, parse_list_query
 from activityfeed.settings import Limits, Settings
 from conftest import Keys
-from sdk_support import live_server
+from support.sdk_support import live_server
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 JSON = "application/json"

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from activityfeed.cli import data as cli_data
 from activityfeed.cli.main import main
 from activityfeed.client import Client
-from sdk_support import LiveServer
+from support.sdk_support import LiveServer
 
 T0 = datetime(2023, 6, 1, tzinfo=UTC)
 

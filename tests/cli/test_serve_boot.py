@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-import pg_cluster
 from conftest import need_service
-from sdk_support import make_key
+from support import pg_cluster
+from support.sdk_support import make_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-import pg_support
 from activityfeed.model import ActivityInput
 from activityfeed.query import parse_list_query
 from activityfeed.storage.postgres.schema import MIGRATIONS, PARTITIONS
 from activityfeed.storage.postgres.store import PostgresStorage
 from activityfeed.storage.sqlbuild import list_sql
-from pg_cluster import free_port as pg_cluster_free_port
+from support import pg_support
+from support.pg_cluster import free_port as pg_cluster_free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -201,7 +201,7 @@ def test_polling_reader_sees_every_write_of_concurrent_processes_exactly_once(
     pg_url: str,
 ) -> None:
     writers, operations = 4, 90
-    script = Path(__file__).with_name("pg_writer.py")
+    script = Path(__file__).resolve().parents[1] / "support" / "pg_writer.py"
 
     async def scenario() -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:
         store = await opened(pg_url)

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 
 from activityfeed.client import Client
-from sdk_support import LiveServer
+from support.sdk_support import LiveServer
 
 WRITES = 60
 

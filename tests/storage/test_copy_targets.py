@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import pg_support
 from activityfeed.auth import hash_key
 from activityfeed.cli.main import main
 from activityfeed.storage import Storage
-from copy_support import copy, fill, fingerprint, interrupt_copy, run_copy, snapshot, with_store
+from support import pg_support
+from support.copy_support import (
+    copy,
+    fill,
+    fingerprint,
+    interrupt_copy,
+    run_copy,
+    snapshot,
+    with_store,
+)
 
 DIRECTIONS = [
     pytest.param(("sqlite", "sqlite"), id="sqlite-sqlite"),

@@ -28,9 +28,9 @@ from activityfeed.ratelimit.factory import build_rate_limiter
 from activityfeed.ratelimit.policy import BackendBusy, RateLimiter
 from activityfeed.settings import Settings
 from conftest import Keys, need_service
-from redis_service import redis_test_url
-from support_clock import FakeClock
-from tcp_proxy import TcpProxy
+from support.clock import FakeClock
+from support.redis_service import redis_test_url
+from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.redis
 

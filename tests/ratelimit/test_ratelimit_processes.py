@@ -24,8 +24,8 @@ import redis
 from activityfeed.auth import generate_key, hash_key, key_prefix
 from activityfeed.model import SCOPES
 from activityfeed.storage import open_storage
-from redis_service import redis_test_url
-from serve_process import Server
+from support.redis_service import redis_test_url
+from support.serve_process import Server
 
 pytestmark = pytest.mark.slow
 

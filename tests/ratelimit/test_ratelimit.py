@@ -18,7 +18,7 @@ from activityfeed.ratelimit.factory import build_rate_limiter
 from activityfeed.ratelimit.policy import UNLIMITED_REMAINING, page_of, request_cost
 from activityfeed.settings import Limits, Settings
 from conftest import Keys
-from support_clock import FakeClock
+from support.clock import FakeClock
 
 LIST = "/v2/activity_histories"
 COST = "x-ratelimit-endpoint-cost"

@@ -21,14 +21,14 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-import pg_cluster
 from activityfeed.http.app import create_app
 from activityfeed.settings import Settings
 from activityfeed.storage import StorageUnavailable
 from activityfeed.storage.postgres.store import PostgresStorage
 from conftest import Keys, need_service
-from sdk_support import live_server
-from tcp_proxy import TcpProxy
+from support import pg_cluster
+from support.sdk_support import live_server
+from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

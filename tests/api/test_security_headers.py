@@ -24,7 +24,7 @@ from activityfeed.model import SCOPE_READ
 from activityfeed.settings import Settings
 from activityfeed.storage import open_storage
 from conftest import Keys, need_service
-from sdk_support import live_server
+from support.sdk_support import live_server
 
 LIST = "/v2/activity_histories"
 CALL = {"id": "call-1", "type": "call", "resource_type": "person", "resource_id": 1}

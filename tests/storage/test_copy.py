@@ -13,7 +13,7 @@ from activityfeed.model import ActivityInput
 from activityfeed.storage import Storage
 from activityfeed.storage.copying import endpoint_for, split_range
 from activityfeed.storage.postgres.copy import PostgresEndpoint
-from copy_support import copy, fill, interrupt_copy, run_copy, snapshot, with_store
+from support.copy_support import copy, fill, interrupt_copy, run_copy, snapshot, with_store
 
 pytestmark = pytest.mark.postgres
 

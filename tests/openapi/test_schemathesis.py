@@ -3,8 +3,8 @@ phase (examples, coverage, fuzzing, stateful through the document's links), and 
 
 The pinned schemathesis CLI runs in a subprocess on this interpreter against a live server on
 127.0.0.1 (uvicorn in a thread, with the options of ``activityfeed serve``), with a read-write
-key and rate limiting off. ``schemathesis_hooks.py`` applies the rules the document states but
-JSON Schema cannot (conflicting and dependent query parameters, ids unique in a batch, an id
+key and rate limiting off. ``support/schemathesis_hooks.py`` applies the rules the document
+states but JSON Schema cannot (conflicting and dependent query parameters, ids unique in a batch, an id
 already taken) and serialises NDJSON. In CI each store answers at least 2,000 requests; a
 developer's run is shorter. ``ACTIVITYFEED_SCHEMATHESIS_SEED`` picks another seed (default: a
 fixed one, so that CI runs the same requests each time).
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI
-from sdk_support import LiveServer
+from support.sdk_support import LiveServer
 
 pytest.importorskip("schemathesis")
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/, where support/ lives
 # Examples per operation in the fuzzing phase; the other phases take what they need.
 MAX_EXAMPLES = 50 if IN_CI else 5
 MIN_REQUESTS_IN_CI = 2000
@@ -38,7 +38,7 @@ def run_schemathesis(
     count = workdir / "requests"
     env = {
         **os.environ,
-        "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+        "SCHEMATHESIS_HOOKS": "support.schemathesis_hooks",
         "SCHEMATHESIS_REQUEST_COUNT": str(count),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
         "NO_COLOR": "1",

@@ -1,6 +1,6 @@
 """A writer process for the concurrency test of the PostgreSQL store.
 
-    python tests/pg_writer.py URL TEAM_ID WRITER OPERATIONS
+    python tests/support/pg_writer.py URL TEAM_ID WRITER OPERATIONS
 
 Creates activities one by one and in small bulk batches, and updates some of
 its own, as fast as it can; prints the ids it created, one per line.
