@@ -4,7 +4,8 @@ phase (examples, coverage, fuzzing, stateful through the document's links), and 
 The pinned schemathesis CLI runs in a subprocess on this interpreter against a live server on
 127.0.0.1 (uvicorn in a thread, with the options of ``activityfeed serve``), with a read-write
 key and rate limiting off. ``support/schemathesis_hooks.py`` applies the rules the document
-states but JSON Schema cannot (conflicting and dependent query parameters, ids unique in a batch, an id
+states but JSON Schema cannot (conflicting and dependent query parameters, ids unique in a
+batch, an id
 already taken) and serialises NDJSON. In CI each store answers at least 2,000 requests; a
 developer's run is shorter. ``ACTIVITYFEED_SCHEMATHESIS_SEED`` picks another seed (default: a
 fixed one, so that CI runs the same requests each time).
