@@ -166,7 +166,7 @@ ROWS = (
     ("records", "ratelimit"),
     ("auth", "cache", "render", "bodies"),
     ("storage",),
-    ("query", "settings", "urls", "decoding"),
+    ("query", "settings", "urls", "decoding", "streams"),
     ("model", "errors", "fields"),
     ("timestamps",),
 )

@@ -64,6 +64,18 @@ _NOT_BEFORE = frozenset(b"0123456789.eE+-_" + bytes(range(0x41, 0x5B)) + bytes(r
 _NOT_AFTER = _NOT_BEFORE - frozenset(b"+-")
 
 
+def loads_exact(text: bytes) -> Any:
+    """The JSON value of ``text``, integers beyond 64 bits as :class:`BigInteger`.
+
+    :class:`ValueError` when ``text`` is not JSON (for callers that are not
+    answering a request, such as a remote record source's answer).
+    """
+    try:
+        return _load(text, bool(_rounded_runs(text)))
+    except _NotDecoded as exc:
+        raise ValueError(str(exc)) from None
+
+
 def decode_json(body: bytes) -> Any:
     """The JSON value of a body, or a 422 naming ``body``.
 

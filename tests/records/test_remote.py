@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -22,6 +23,11 @@ DEADLINE_MS = 250
 RECORDS: dict[str, dict[str, dict[str, Any]]] = {
     "email": {"1": {"subject": "Hello", "views": 3}, "2": {"subject": "Again", "views": 0}},
     "voicemail": {"1": {"length": 20}},
+    # An integer beyond 64 bits (record 2) would be rounded to a float; one within stays exact.
+    "step": {
+        "1": {"number": 18446744073709551615},
+        "2": {"number": 123456789012345678901234567890},
+    },
 }
 
 
@@ -119,6 +125,7 @@ def settings(store_url: str, source: Source) -> Settings:
             ("NOTE_URL", source.url("malformed")),
             ("SUCCESS_URL", source.url("shape")),
             ("TASK_URL", refused_url()),
+            ("STEP_URL", source.url("ok")),
         ),
     )
 
@@ -292,3 +299,18 @@ def test_breaker_states_with_a_fake_clock() -> None:
     breaker.success()
     assert breaker.state == "closed"
     assert breaker.allow()
+
+
+def test_a_remote_integer_within_64_bits_is_exact_and_one_beyond_is_never_rounded(
+    client: TestClient, auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    create(client, auth, {"step_id": 1})
+    activity = only(client, auth)
+    assert activity["dynamic_data"] == {"number": 18446744073709551615}
+    client.delete(f"{LIST}/{activity['id']}", headers=auth)
+    create(client, auth, {"step_id": 2})
+    with caplog.at_level(logging.WARNING, logger="activityfeed.records.remote"):
+        activity = only(client, auth)
+    assert activity["dynamic_data"] == {}
+    assert activity["failed_dynamic_resources"] == ["step"]
+    assert "beyond 64 bits" in caplog.text

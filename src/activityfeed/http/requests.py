@@ -20,6 +20,7 @@ from activityfeed.errors import PayloadTooLarge
 from activityfeed.model import ApiKey
 from activityfeed.records.service import RecordService
 from activityfeed.service import ActivityService
+from activityfeed.streams import read_limited
 
 JSON = "application/json"
 # The scope entry where the auth middleware leaves the request's key.
@@ -61,14 +62,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_limited(request.stream(), limit)
+    if body is None:
+        raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes")
+    return body
 
 
 async def json_body(request: Request, limit: int, *, ndjson: bool = False) -> Any:

@@ -23,7 +23,9 @@ from typing import Any
 import httpx
 import orjson
 
+from activityfeed.decoding import big_integer_in, loads_exact, shown
 from activityfeed.records.registry import RemoteSpec
+from activityfeed.streams import read_limited
 
 log = logging.getLogger("activityfeed.records.remote")
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -135,7 +137,7 @@ class RemoteSource:
             # Cancelled by the page's deadline: as much a failure as a timeout.
             self.breaker.failure()
             raise
-        except (httpx.HTTPError, RemoteFailure, orjson.JSONDecodeError) as exc:
+        except (httpx.HTTPError, RemoteFailure, ValueError) as exc:
             self.breaker.failure()
             log.debug("remote source %s failed: %s", self.name, exc)
             raise RemoteFailure(f"{self.name}: {type(exc).__name__}") from exc
@@ -146,15 +148,26 @@ class RemoteSource:
         async with client.stream("POST", self.spec.url, content=body, headers=self.headers) as r:
             if r.status_code != 200:
                 raise RemoteFailure(f"status {r.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in r.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise RemoteFailure("response too large")
-                chunks.append(chunk)
-        data = orjson.loads(b"".join(chunks))
+            answer = await read_limited(r.aiter_bytes(), MAX_RESPONSE_BYTES)
+            if answer is None:
+                raise RemoteFailure("response too large")
+        data = loads_exact(answer)
         records = data.get("records") if isinstance(data, dict) else None
         if not isinstance(records, dict):
             raise RemoteFailure('the answer has no "records" object')
-        return {key: value for key, value in records.items() if isinstance(value, dict)}
+        found: dict[str, dict[str, Any]] = {}
+        for key, value in records.items():
+            if not isinstance(value, dict):
+                continue
+            if (big := big_integer_in(value)) is not None:
+                # Rounded to a float it would be wrong; refused, the record counts
+                # as not loaded (its activities name the resource as failed).
+                log.warning(
+                    "remote source %s: record %s holds integer %s beyond 64 bits: not used",
+                    self.name,
+                    key,
+                    shown(big),
+                )
+                continue
+            found[key] = value
+        return found
