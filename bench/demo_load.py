@@ -318,7 +318,7 @@ def main() -> None:
         "tail after the rows are in (about 6.5 s of the load's wall time here), so "
         "the other six are kept up as the rows go in. In Python, "
         "`format_timestamp` caches the time of day and `static_refs` is a plain "
-        "loop. A test (`tests/test_demo_fast.py`) loads the demo both ways, fast and "
+        "loop. A test (`tests/demo/test_demo_fast.py`) loads the demo both ways, fast and "
         "batch by batch through `POST /v2/activity_histories/bulk`, with the clock "
         "frozen, and compares every row, count, clock, sequence and index definition.",
         "",

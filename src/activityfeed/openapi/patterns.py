@@ -3,7 +3,7 @@
 Each pattern is written for every regex dialect a JSON Schema tool may use
 (ECMA 262, Python's ``re``, Rust's ``regex``): anchored, ASCII classes spelled
 out (``[0-9]``, never ``\\d``, which is Unicode in Python), no lookaround, no
-backreferences. ``tests/test_openapi.py`` checks each one against the function
+backreferences. ``tests/openapi/test_openapi.py`` checks each one against the function
 that enforces the rule.
 """
 

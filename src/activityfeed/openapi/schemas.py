@@ -8,7 +8,7 @@ counts as "not given", ``additionalProperties: false`` where an unknown field
 is a 422, integers within 64 bits at any depth (``JsonValue``), and the rules
 that tie one field to another: ``resource_id`` to ``resource_type`` as an
 ``if``/``then``, ``id`` to ``type`` as an ``anyOf`` of one branch per type.
-``tests/test_openapi_requests.py`` checks each against the service's own
+``tests/openapi/test_openapi_requests.py`` checks each against the service's own
 validation.
 """
 
