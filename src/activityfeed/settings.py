@@ -35,6 +35,7 @@ class Settings:
     max_request_target_bytes: int = 8 * 1024
     max_header_bytes: int = 32 * 1024
     max_header_count: int = 100
+    head_timeout_s: float = 10.0
     rate_limit_per_minute: int = 600
     redis_url: str | None = None
     redis_key_prefix: str = "activityfeed:"
@@ -145,6 +146,7 @@ _FROM_ENV: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("max_request_target_bytes", "MAX_REQUEST_TARGET_BYTES", _at_least_one),
     ("max_header_bytes", "MAX_HEADER_BYTES", _at_least_one),
     ("max_header_count", "MAX_HEADER_COUNT", _at_least_one),
+    ("head_timeout_s", "HEAD_TIMEOUT_S", _seconds),
 )
 # The fields of Limits read from ACTIVITYFEED_<variable>.
 _LIMITS_FROM_ENV = (

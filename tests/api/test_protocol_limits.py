@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,3 +312,59 @@ def test_configured_head_limits_apply(tmp_path: Path) -> None:
         assert big.status == 431
         many = exchange(live, b"GET /healthz HTTP/1.1\r\n" + b"X: 1\r\n" * 4 + b"\r\n")
         assert many.status == 431
+
+
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server that waits at most 0.5 s for a request's head."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'activityfeed.db'}",
+        rate_limit_per_minute=0,
+        head_timeout_s=0.5,
+    )
+    with live_server(settings) as live:
+        yield live
+
+
+def test_a_head_that_trickles_in_is_a_json_408_and_the_connection_closes(
+    impatient: LiveServer,
+) -> None:
+    with connect(impatient) as sock:
+        send(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        started = time.monotonic()
+        answer = read_answer(sock)
+        waited = time.monotonic() - started
+    assert answer.status == 408
+    assert "within 0.5 s" in answer.error()
+    assert answer.headers["connection"] == "close"
+    assert answer.closed
+    assert waited < 5  # the deadline and slack for a busy machine, not forever
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout(
+    impatient: LiveServer,
+) -> None:
+    with connect(impatient) as sock:
+        answer = read_answer(sock)
+    assert answer.status == 408
+    assert answer.closed
+
+
+def test_a_later_request_on_a_kept_connection_has_its_own_head_deadline(
+    impatient: LiveServer,
+) -> None:
+    with connect(impatient) as sock:
+        time.sleep(0.3)
+        send(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = read_answer(sock, wait_for_close=0.4)  # past the first head's 0.5 s
+        assert (first.status, first.closed) == (200, False)
+        send(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answer(sock, wait_for_close=0.1).status == 200
+        send(sock, b"GET /healthz HTTP/1.1\r\n")
+        sock.settimeout(10)
+        assert read_answer(sock).status == 408
+
+
+def test_the_head_timeout_comes_from_the_environment() -> None:
+    assert Settings.from_env({"ACTIVITYFEED_HEAD_TIMEOUT_S": "2.5"}).head_timeout_s == 2.5
+    assert Settings().head_timeout_s == 10.0

@@ -24,7 +24,7 @@ from support.sdk_support import live_server
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 JSON = "application/json"
-PROTOCOL_STATUSES = {"400", "414", "431"}
+PROTOCOL_STATUSES = {"400", "408", "414", "431"}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,12 @@ arrives and answers, in the contract's JSON with ``Connection: close``:
 * 431 once the header fields are over ``max_header_bytes`` (each line's name,
   value and separators) or over ``max_header_count`` fields;
 * 400 for anything else the parser rejects (bad bytes in the request line or
-  a header, a bad ``Content-Length``, a bad chunk).
+  a header, a bad ``Content-Length``, a bad chunk);
+* 408 when a request's head has not all arrived within ``head_timeout_s`` of
+  the connection's opening (or of the first byte of a later request on it),
+  so that a client sending its head a byte at a time, or nothing, cannot hold
+  a connection (uvicorn's keep-alive timeout covers only the idle time
+  between requests).
 
 The limits are checked after each read of an unfinished head (one read is
 at most 256 KiB), so an endless header is answered after the limit plus one
@@ -78,6 +83,7 @@ class HeadLimits:
     max_request_target_bytes: int = 8 * 1024
     max_header_bytes: int = 32 * 1024
     max_header_count: int = 100
+    head_timeout_s: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HeadLimits:
@@ -85,6 +91,7 @@ class HeadLimits:
             settings.max_request_target_bytes,
             settings.max_header_bytes,
             settings.max_header_count,
+            settings.head_timeout_s,
         )
 
 
@@ -123,6 +130,37 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._message_completed = False  # during the read being parsed
         self._closing_cycle: RequestResponseCycle | None = None
         self._rejected = False
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    # The head's deadline
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _start_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(
+                self.head_limits.head_timeout_s, self._head_timed_out
+            )
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._rejected or self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if self._in_head or cycle is None or cycle.response_complete:
+            limit = self.head_limits.head_timeout_s
+            self._reject(408, f"Request head not received within {limit:g} s")
 
     # The connection
 
@@ -221,11 +259,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     # Parser callbacks
 
     def on_message_begin(self) -> None:
+        self._start_head_timer()  # a later request on the connection: its own deadline
         self._in_head = True
         self._head_bytes = 0
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        self._stop_head_timer()
         self._in_head = False
         if (problem := self._head_problem(final=True)) is not None:
             self._in_head = True  # the answer is this head's

@@ -3,8 +3,9 @@
 Besides the errors of the ``/v2`` operations (each with the rate-limit headers),
 every operation of every path declares the answers that come before any
 handler: a 405 with ``Allow`` for a method the path does not take, and the
-protocol-level 400, 414 and 431 (a request the HTTP parser refuses, a request
-line or a header section over its limit), which carry no rate-limit headers.
+protocol-level 400, 408, 414 and 431 (a request the HTTP parser refuses, a head
+that does not arrive in time, a request line or a header section over its
+limit), which carry no rate-limit headers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ RATE_LIMIT_HEADERS: dict[str, Schema] = {
 ALLOW_HEADER: dict[str, Schema] = {"Allow": header_ref("Allow")}
 
 # What every operation may answer before its handler runs, by status.
-PROTOCOL_ERRORS = {400: "BadRequest", 414: "URITooLong", 431: "HeadersTooLarge"}
+PROTOCOL_ERRORS = {
+    400: "BadRequest",
+    408: "RequestTimeout",
+    414: "URITooLong",
+    431: "HeadersTooLarge",
+}
 
 
 def headers() -> dict[str, Schema]:
@@ -141,6 +147,12 @@ def responses() -> dict[str, Schema]:
             "Request line is too long",
             {},
         ),
+        "RequestTimeout": _error(
+            "The request's head did not all arrive in time (`ACTIVITYFEED_HEAD_TIMEOUT_S`, "
+            "10 s by default); the connection is closed.",
+            "Request head not received within 10 s",
+            {},
+        ),
         "HeadersTooLarge": _error(
             "The header section is over its limit; the connection is closed.",
             "Request header fields are too large",
@@ -150,7 +162,7 @@ def responses() -> dict[str, Schema]:
 
 
 def protocol_errors(*, api: bool) -> dict[str, Schema]:
-    """The answers of every operation that come before its handler: 400, 405, 414, 431."""
+    """The answers of every operation that come before its handler: 400, 405, 408, 414, 431."""
     method = "MethodNotAllowed" if api else "ServiceMethodNotAllowed"
     statuses = {**PROTOCOL_ERRORS, 405: method}
     return {str(status): response_ref(statuses[status]) for status in sorted(statuses)}
