@@ -3,7 +3,9 @@
     python3 scripts/run.py [demo options...]
 
 Installs what it needs into .venv/, loads the deterministic demo data set
-(a second run reuses it) and serves it on http://127.0.0.1:8000, printing a key.
+and serves it on http://127.0.0.1:8000, printing a key (kept in
+activityfeed.db.demo-key). A second run on an unchanged store loads nothing
+and prints the same key.
 """
 
 from __future__ import annotations

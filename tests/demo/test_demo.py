@@ -202,6 +202,8 @@ def test_cli_demo_prints_a_key_and_a_rerun_changes_nothing(tmp_path: Path) -> No
     assert first.exit_code == 0, first.output
     assert re.fullmatch(r"ak_[0-9a-f]{64}", first.output.strip().splitlines()[-1])
     assert "1,500 created" in first.output
+    # Without the record of what it loaded, the demo loads again and changes nothing.
+    (tmp_path / "cli.db.demo-state").unlink()
     second = runner.invoke(main, args)
     assert second.exit_code == 0, second.output
     assert "0 created, 0 updated, 1,500 unchanged" in second.output

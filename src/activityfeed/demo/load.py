@@ -297,3 +297,26 @@ def _add(totals: list[int], result: BulkResult) -> None:
     totals[0] += result.created
     totals[1] += result.updated
     totals[2] += result.unchanged
+
+
+async def loaded_state(store: Storage, names: list[str]) -> list[list[Any]]:
+    """What a rerun compares: per team, its name, id, clock and counts of activities and records.
+
+    Every write of an activity ticks its team's clock and a delete lowers the
+    count, so an unchanged state means the demo's activities are as it left
+    them; an associated record rewritten in place is not seen. Read from the
+    teams table and two counts per team: no activity row is read. A team that
+    does not exist reads as ``None``.
+    """
+    endpoint = store.copy_endpoint()
+    found = {team.name: team for team in await endpoint.teams()}
+    state: list[list[Any]] = []
+    for name in names:
+        team = found.get(name)
+        if team is None:
+            state.append([name, None])
+            continue
+        activities = await endpoint.count_activities(team.id)
+        records = await endpoint.count_records(team.id)
+        state.append([name, team.id, team.clock, activities, records])
+    return state
