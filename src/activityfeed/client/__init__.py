@@ -32,7 +32,7 @@ from activityfeed.client.models import (
     Synced,
 )
 from activityfeed.client.params import ListFilters
-from activityfeed.client.policy import RetryPolicy
+from activityfeed.client.policy import RetryPolicy, Wait
 from activityfeed.client.sync_client import Client
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "Wait",
 ]

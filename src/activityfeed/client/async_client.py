@@ -23,7 +23,7 @@ from activityfeed.client.models import (
     Synced,
 )
 from activityfeed.client.params import ListFilters
-from activityfeed.client.policy import Attempts, Pacer, RetryPolicy
+from activityfeed.client.policy import Attempts, Pacer, RetryPolicy, Wait, WaitReason, seen_budget
 from activityfeed.client.sync_client import DEFAULT_TIMEOUT, auth_headers, client_settings
 
 T = TypeVar("T")
@@ -39,7 +39,8 @@ class AsyncClient:
     ``retry`` says how 429s, 503s and dropped connections are handled
     (:class:`RetryPolicy`); ``pace`` (a share of the team's budget per minute,
     such as ``0.5``) turns on pacing by the rate-limit headers. ``sleep`` and
-    ``clock`` (epoch seconds) are injectable for tests.
+    ``clock`` (epoch seconds) are injectable for tests. ``on_wait`` is called
+    with a :class:`Wait` before every wait (rate limit, retry or pacing).
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class AsyncClient:
         pace: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[Wait], None] | None = None,
     ) -> None:
         url, key = client_settings(base_url, api_key)
         self.base_url = url
@@ -61,6 +63,8 @@ class AsyncClient:
         self.pacer = Pacer(pace, clock) if pace is not None else None
         self._sleep = sleep
         self._clock = clock
+        self.on_wait = on_wait
+        self._budget: int | None = None
         self._http = httpx.AsyncClient(
             base_url=url, headers=auth_headers(key, headers), timeout=timeout, transport=transport
         )
@@ -84,11 +88,16 @@ class AsyncClient:
 
     # Sending, with the waits of the retry policy and the pacer.
 
+    async def _wait(self, seconds: float, reason: WaitReason) -> None:
+        if self.on_wait is not None:
+            self.on_wait(Wait(seconds, reason, self._budget))
+        await self._sleep(seconds)
+
     async def _send(self, call: Call[T]) -> T:
         attempts = Attempts(self.retry, call.idempotent, self._clock)
         while True:
             if self.pacer is not None and (pause := self.pacer.delay()) > 0:
-                await self._sleep(pause)
+                await self._wait(pause, "pacing")
             try:
                 response = await self._http.request(
                     call.method,
@@ -101,8 +110,9 @@ class AsyncClient:
                 wait = attempts.after_error(exc)
                 if wait is None:
                     raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-                await self._sleep(wait)
+                await self._wait(wait, "retry")
                 continue
+            self._budget = seen_budget(response, self._budget)
             if self.pacer is not None:
                 self.pacer.observe(response)
             if response.is_success:
@@ -110,7 +120,7 @@ class AsyncClient:
             wait = attempts.after_response(response)
             if wait is None:
                 raise error_for(response)
-            await self._sleep(wait)
+            await self._wait(wait, "rate_limit" if response.status_code == 429 else "retry")
 
     # Activities.
 

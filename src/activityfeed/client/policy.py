@@ -16,6 +16,9 @@ Pure decisions over responses and a clock, shared by :class:`Client` and
   per minute, spreading what is left of that share evenly over what is left
   of the minute, from ``x-ratelimit-remaining-minute`` and
   ``x-ratelimit-endpoint-cost``.
+
+Before each of these waits a client calls its ``on_wait`` callback, if any,
+with a :class:`Wait` (so that a program can say why it stalls).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -57,6 +61,32 @@ class RetryPolicy:
         if self.jitter:
             delay *= random.uniform(0.5, 1.0)
         return delay
+
+
+WaitReason = Literal["rate_limit", "retry", "pacing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A wait the client is about to make, as given to the ``on_wait`` callback.
+
+    ``reason`` is ``"rate_limit"`` (a 429), ``"retry"`` (a 503 or a dropped
+    connection) or ``"pacing"``; ``budget`` is the team's budget per minute as
+    the rate-limit headers seen so far show it (``None`` before any was seen).
+    """
+
+    seconds: float
+    reason: WaitReason
+    budget: int | None = None
+
+
+def seen_budget(response: httpx.Response, budget: int | None) -> int | None:
+    """The largest ``remaining + cost`` seen, with ``response``'s headers counted."""
+    remaining = _header_int(response, "x-ratelimit-remaining-minute")
+    if remaining is None or response.status_code == 429:
+        return budget
+    total = remaining + max(_header_int(response, "x-ratelimit-endpoint-cost") or 1, 1)
+    return total if budget is None else max(budget, total)
 
 
 def seconds_to_next_minute(now: float) -> float:

@@ -23,7 +23,7 @@ from activityfeed.client.models import (
     Synced,
 )
 from activityfeed.client.params import ListFilters
-from activityfeed.client.policy import Attempts, Pacer, RetryPolicy
+from activityfeed.client.policy import Attempts, Pacer, RetryPolicy, Wait, WaitReason, seen_budget
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -59,7 +59,8 @@ class Client:
     ``retry`` says how 429s, 503s and dropped connections are handled
     (:class:`RetryPolicy`); ``pace`` (a share of the team's budget per minute,
     such as ``0.5``) turns on pacing by the rate-limit headers. ``sleep`` and
-    ``clock`` (epoch seconds) are injectable for tests.
+    ``clock`` (epoch seconds) are injectable for tests. ``on_wait`` is called
+    with a :class:`Wait` before every wait (rate limit, retry or pacing).
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class Client:
         pace: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[Wait], None] | None = None,
     ) -> None:
         url, key = client_settings(base_url, api_key)
         self.base_url = url
@@ -81,6 +83,8 @@ class Client:
         self.pacer = Pacer(pace, clock) if pace is not None else None
         self._sleep = sleep
         self._clock = clock
+        self.on_wait = on_wait
+        self._budget: int | None = None
         self._http = httpx.Client(
             base_url=url, headers=auth_headers(key, headers), timeout=timeout, transport=transport
         )
@@ -104,11 +108,16 @@ class Client:
 
     # Sending, with the waits of the retry policy and the pacer.
 
+    def _wait(self, seconds: float, reason: WaitReason) -> None:
+        if self.on_wait is not None:
+            self.on_wait(Wait(seconds, reason, self._budget))
+        self._sleep(seconds)
+
     def _send(self, call: Call[T]) -> T:
         attempts = Attempts(self.retry, call.idempotent, self._clock)
         while True:
             if self.pacer is not None and (pause := self.pacer.delay()) > 0:
-                self._sleep(pause)
+                self._wait(pause, "pacing")
             try:
                 response = self._http.request(
                     call.method,
@@ -121,8 +130,9 @@ class Client:
                 wait = attempts.after_error(exc)
                 if wait is None:
                     raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-                self._sleep(wait)
+                self._wait(wait, "retry")
                 continue
+            self._budget = seen_budget(response, self._budget)
             if self.pacer is not None:
                 self.pacer.observe(response)
             if response.is_success:
@@ -130,7 +140,7 @@ class Client:
             wait = attempts.after_response(response)
             if wait is None:
                 raise error_for(response)
-            self._sleep(wait)
+            self._wait(wait, "rate_limit" if response.status_code == 429 else "retry")
 
     # Activities.
 
