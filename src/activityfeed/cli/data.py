@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,10 +17,9 @@ from typing import IO, Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from activityfeed.bodies import parse_bulk
+from activityfeed.cli.display import LIST_COLUMNS, activity_table, notifier, progress
 from activityfeed.cli.transfer import (
     FORMATS,
     BadRecord,
@@ -31,7 +31,7 @@ from activityfeed.cli.transfer import (
     read_records,
     renumber_errors,
 )
-from activityfeed.client import ApiError, Client, TransportError
+from activityfeed.client import ApiError, Client, TransportError, Wait
 from activityfeed.client.models import BulkResult, parse_time
 from activityfeed.errors import Invalid
 from activityfeed.settings import Settings
@@ -97,11 +97,13 @@ def filters_from(options: dict[str, Any]) -> dict[str, Any]:
     return filters
 
 
-def open_client(base_url: str, api_key: str | None) -> Client:
+def open_client(
+    base_url: str, api_key: str | None, on_wait: Callable[[Wait], None] | None = None
+) -> Client:
     """An SDK client, or a clear message when there is no key."""
     if not api_key:
         raise click.UsageError("an API key is needed: --api-key or ACTIVITYFEED_API_KEY")
-    return Client(base_url, api_key)
+    return Client(base_url, api_key, on_wait=on_wait)
 
 
 def explain(error: Exception) -> click.ClickException:
@@ -145,9 +147,8 @@ def list_command(base_url: str, api_key: str | None, as_json: bool, **options: A
     if as_json:
         click.echo(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
         return
-    table = Table("id", "type", "resource", "occurred_at", "user_guid", "pinned", "tags")
-    for item in page:
-        table.add_row(
+    rows = [
+        (
             item.id,
             item.type,
             f"{item.resource_type}/{item.resource_id}",
@@ -156,26 +157,22 @@ def list_command(base_url: str, api_key: str | None, as_json: bool, **options: A
             "yes" if item.pinned_at else "",
             ", ".join(item.tags),
         )
+        for item in page
+    ]
     console = Console()
-    console.print(table)
+    if console.is_terminal:
+        console.print(activity_table(rows, console.width), crop=False)
+    else:  # a pipe or a file: one tab-separated line per activity, nothing cut
+        click.echo("\t".join(LIST_COLUMNS))
+        for row in rows:
+            click.echo("\t".join(cell.replace("\t", " ") for cell in row))
     paging = page.paging
     summary = f"page {paging.current_page}, {len(page)} activities"
     if paging.total_count is not None:
         summary += f" of {paging.total_count} ({paging.total_pages} pages)"
     if paging.next_page:
         summary += f"; next: --page {paging.next_page}"
-    console.print(summary, style="dim")
-
-
-def _progress(quiet: bool, in_bytes: bool = False) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn() if in_bytes else MofNCompleteColumn(),
-        console=Console(stderr=True),
-        disable=quiet,
-        transient=False,
-    )
+    console.print(summary, style="dim", markup=False, highlight=False)
 
 
 @click.command("export")
@@ -204,17 +201,20 @@ def export_command(
     if "updated_at_gte" in filters:  # the reader's cursor is exclusive: one microsecond earlier
         gte = parse_time(filters.pop("updated_at_gte")) - timedelta(microseconds=1)
         since = since if since is not None and parse_time(since) > gte else gte
+    # The bar stays off when the data goes to the terminal it would be drawn on.
+    to_terminal = output == "-" and sys.stdout.isatty()
+    bar = progress(quiet or to_terminal)
     try:
-        with open_client(base_url, api_key) as client, _progress(quiet) as progress:
+        with open_client(base_url, api_key, notifier(bar)) as client, bar:
             total = client.list_activities(
                 **filters, per_page=1, include_paging_counts=True, updated_at_gt=since
             ).paging.total_count
-            task = progress.add_task("exporting", total=total)
+            task = bar.add_task("exporting", total=total)
             with click.open_file(output, "w", encoding="utf-8") as out:
                 write = _writer(out, fmt)
                 for item in client.sync(since, **filters):
                     write(item.activity)
-                    progress.advance(task)
+                    bar.advance(task)
     except (ApiError, TransportError) as exc:
         raise explain(exc) from exc
 
@@ -274,6 +274,7 @@ def import_command(
     environment). Rerunning changes nothing that is already there; an
     interrupted import resumes after its last committed batch.
     """
+    bar = progress(quiet, in_bytes=True)
     if database_url is not None:
         if not team:
             raise click.UsageError("--database-url needs --team")
@@ -281,37 +282,35 @@ def import_command(
         sink: _Sink = _StoreSink(database_url, team)
     else:
         target = f"api {without_secrets(base_url)} key {(api_key or '')[:11]}"
-        sink = _ApiSink(open_client(base_url, api_key))
+        sink = _ApiSink(open_client(base_url, api_key, notifier(bar)))
     state_path = Path(state_file or f"{file}.import-state")
     state = ImportState.fresh(file, target)
     if not restart:
         state = state.resume_from(state_path)
-    total = BulkResult(0, 0, 0)
+    earlier = state.done
     fmt = detect_format(file, fmt)
     try:
-        with sink, open(file, "rb") as handle, _progress(quiet, True) as progress:
-            task = progress.add_task("importing", total=state.size)
+        with sink, open(file, "rb") as handle, bar:
+            task = bar.add_task("importing", total=state.size)
             for first, batch, position in _batches(read_records(handle, fmt), batch_size):
-                progress.update(task, completed=position)
+                bar.update(task, completed=position)
                 if first + len(batch) <= state.done:
                     continue  # committed by an earlier run
                 skip = max(0, state.done - first)
+                unique = dedupe(batch[skip:])
                 try:
-                    total += sink.send(dedupe(batch[skip:]))
+                    result = sink.send(unique)
                 except ApiError as exc:
                     exc.errors = renumber_errors(exc.errors, first + skip + 1)
                     raise explain(exc) from exc
-                state = state.save(state_path, first + len(batch))
+                skipped = len(batch) - skip - len(unique)
+                state = state.counted(result, skipped, first + len(batch)).save(state_path)
     except BadRecord as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
     except TransportError as exc:
         raise explain(exc) from exc
     state_path.unlink(missing_ok=True)
-    click.echo(
-        f"imported {state.done} records: {total.created} created, {total.updated} updated, "
-        f"{total.unchanged} unchanged",
-        err=True,
-    )
+    click.echo(state.summary(earlier), err=True)
 
 
 def _batches(

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from activityfeed.client.models import Activity
+from activityfeed.client.models import Activity, BulkResult
 from activityfeed.fields import INPUT_FIELDS
 
 # Cells holding JSON text (arrays and objects) rather than a plain value.
@@ -175,7 +175,11 @@ def write_private(path: Path, text: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ImportState:
-    """How far an import of one file into one target got: ``done`` records committed.
+    """How far an import of one file into one target got: ``done`` activities committed.
+
+    ``created``, ``updated``, ``unchanged`` and ``skipped`` (a repeated id in a
+    batch, of which only the last is sent) count those ``done`` activities,
+    across resumes: they always add up to ``done``.
 
     Kept in a small JSON file beside the input, mode 0600; an import of the
     same file (same size and modification time) into the same target resumes
@@ -189,12 +193,16 @@ class ImportState:
     mtime_ns: int
     target: str
     done: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
 
     @classmethod
     def fresh(cls, path: str, target: str) -> ImportState:
         """The state of an import not yet started."""
         stat = os.stat(path)
-        return cls(os.path.abspath(path), stat.st_size, stat.st_mtime_ns, target, 0)
+        return cls(os.path.abspath(path), stat.st_size, stat.st_mtime_ns, target)
 
     def resume_from(self, state_path: Path) -> ImportState:
         """This import's saved state, if the file holds one for the same source and target."""
@@ -203,6 +211,8 @@ class ImportState:
             other = ImportState(**saved)
         except (OSError, ValueError, TypeError):
             return self
+        if "created" not in saved:
+            return self  # written by an older version, without the counts: start over
         same = (other.source, other.size, other.mtime_ns, other.target) == (
             self.source,
             self.size,
@@ -211,8 +221,38 @@ class ImportState:
         )
         return other if same else self
 
-    def save(self, state_path: Path, done: int) -> ImportState:
-        """Record ``done`` committed records, atomically, in a file only its owner reads."""
-        state = ImportState(self.source, self.size, self.mtime_ns, self.target, done)
-        write_private(state_path, json.dumps(asdict(state)))
-        return state
+    @property
+    def resumed(self) -> bool:
+        """Whether an earlier run had committed some of the file."""
+        return self.done > 0
+
+    def counted(self, result: BulkResult, skipped: int, done: int) -> ImportState:
+        """This state with one more batch committed, up to ``done``: its results and repeats."""
+        return ImportState(
+            self.source,
+            self.size,
+            self.mtime_ns,
+            self.target,
+            done,
+            self.created + result.created,
+            self.updated + result.updated,
+            self.unchanged + result.unchanged,
+            self.skipped + skipped,
+        )
+
+    def save(self, state_path: Path) -> ImportState:
+        """Record this state, atomically, in a file only its owner reads."""
+        write_private(state_path, json.dumps(asdict(self)))
+        return self
+
+    def summary(self, earlier: int) -> str:
+        """The totals, as ``import`` reports them (``earlier``: done before this run)."""
+        text = (
+            f"imported {self.done} activities: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped"
+        )
+        if self.skipped:
+            text += " (repeated ids: the last of each was imported)"
+        if earlier:
+            text += f" ({earlier} of them before the resume)"
+        return text
