@@ -6,9 +6,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///activityfeed.db"
 ENV_PREFIX = "ACTIVITYFEED_"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; its message is one line naming the variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,8 @@ class Settings:
         if limits:
             values["limits"] = Limits(**limits)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("redis_url") is not None:
+            _check_redis_url(values["redis_url"])
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
@@ -84,27 +92,42 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _check_redis_url(url: str) -> None:
+    """Refuse a Redis URL of another scheme (it is named, not shown: it may hold a password)."""
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    if scheme not in REDIS_SCHEMES:
+        given = f"a {scheme}:// URL" if scheme else f"{url!r}" if "@" not in url else "no scheme"
+        raise SettingsError(
+            f"the Redis URL ({ENV_PREFIX}REDIS_URL or --redis-url) must start with "
+            f"redis://, rediss:// or unix://, not {given}"
+        )
+
+
 def _text(name: str, raw: str) -> str:
     return raw
 
 
 def _flag(name: str, raw: str) -> bool:
-    return raw.lower() in ("1", "true", "yes")
+    if (word := raw.strip().lower()) in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{ENV_PREFIX}{name} must be true or false (1/0, yes/no), not {raw!r}")
 
 
 def _integer(name: str, raw: str) -> int:
     try:
         number = int(raw)
     except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
+        raise SettingsError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from None
     if number < 0:
-        raise ValueError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
+        raise SettingsError(f"{ENV_PREFIX}{name} must not be negative, not {raw!r}")
     return number
 
 
 def _at_least_one(name: str, raw: str) -> int:
     if (number := _integer(name, raw)) == 0:
-        raise ValueError(f"{ENV_PREFIX}{name} must be at least 1, not {raw!r}")
+        raise SettingsError(f"{ENV_PREFIX}{name} must be at least 1, not {raw!r}")
     return number
 
 
@@ -112,9 +135,9 @@ def _seconds(name: str, raw: str) -> float:
     try:
         number = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from None
     if not number > 0 or number == float("inf"):
-        raise ValueError(f"{ENV_PREFIX}{name} must be a positive number, not {raw!r}")
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a positive number, not {raw!r}")
     return number
 
 

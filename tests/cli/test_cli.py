@@ -21,8 +21,8 @@ ACTIVITY = {"type": "call", "resource_type": "person", "resource_id": 1}
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    """A SQLite store of its own, in a directory of its own."""
-    return f"sqlite:///{tmp_path / 'store' / 'cli.db'}"
+    """A SQLite store of its own, in the test's directory."""
+    return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
 def run(url: str, *args: str) -> Result:
@@ -69,7 +69,7 @@ def test_keys_are_unique(url: str) -> None:
 
 def test_key_is_stored_only_as_a_hash(url: str, tmp_path: Path) -> None:
     key = create_key(url, "--team", "acme")
-    stored = b"".join(path.read_bytes() for path in (tmp_path / "store").iterdir())
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("cli.db*"))
     assert key.encode() not in stored
     assert key[11:].encode() not in stored  # not even the secret part
     assert hashlib.sha256(key.encode()).hexdigest().encode() in stored

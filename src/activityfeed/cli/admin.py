@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
-from activityfeed.auth import key_prefix, new_key
-from activityfeed.cli.common import database_option, settings_for, with_store
-from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES
+from activityfeed.auth import PREFIX_LENGTH, hash_key, new_key
+from activityfeed.cli.common import CommandGroup, database_option, settings_for, with_store
+from activityfeed.model import SCOPE_READ, SCOPE_WRITE, SCOPES, ApiKey
+from activityfeed.storage import Storage
 from activityfeed.timestamps import format_timestamp
 
+# What `keys revoke` takes: a whole key, or ak_ and at least the 8 hex digits `keys list` shows.
+KEY_OR_PREFIX = re.compile(r"ak_[0-9a-f]{8,64}")
+WHOLE_KEY_LENGTH = 3 + 64
 
-@click.group()
+
+def no_team(team: str) -> click.ClickException:
+    """The error of a command given a team that does not exist."""
+    return click.ClickException(f"no team named {team!r} (`keys create --team` makes one)")
+
+
+@click.group(cls=CommandGroup)
 def keys() -> None:
     """Create, list and revoke API keys."""
 
@@ -28,7 +40,14 @@ def keys() -> None:
 def keys_create(database_url: str | None, team: str, scopes: tuple[str, ...]) -> None:
     """Make a key. It is printed once, as the last line; only its hash is kept."""
     chosen = tuple(dict.fromkeys(scopes)) or (SCOPE_READ, SCOPE_WRITE)
-    key = with_store(database_url, lambda store: new_key(store, team, chosen))
+
+    async def create(store: Storage) -> tuple[bool, str]:
+        existed = await store.get_team(team) is not None
+        return existed, await new_key(store, team, chosen)
+
+    existed, key = with_store(database_url, create)
+    if not existed:  # a typo would otherwise make a team without a word
+        click.echo(f"created team {team!r} (it did not exist)", err=True)
     click.echo(f"Created a key for team {team!r} with scopes {', '.join(chosen)}.", err=True)
     click.echo("Store it now: it is not shown again.", err=True)
     click.echo(key)
@@ -36,10 +55,18 @@ def keys_create(database_url: str | None, team: str, scopes: tuple[str, ...]) ->
 
 @keys.command("list")
 @database_option
-@click.option("--team", default=None)
+@click.option("--team", default=None, help="Only this team's keys (it must exist).")
 def keys_list(database_url: str | None, team: str | None) -> None:
     """List keys by prefix (the keys themselves are not stored)."""
-    found = with_store(database_url, lambda store: store.list_keys(team))
+
+    async def listed(store: Storage) -> list[ApiKey] | None:
+        if team is not None and await store.get_team(team) is None:
+            return None
+        return await store.list_keys(team)
+
+    found = with_store(database_url, listed)
+    if found is None:
+        raise no_team(str(team))
     for key in found:
         state = "revoked " + format_timestamp(key.revoked_at) if key.revoked_at else "active"
         click.echo(
@@ -52,15 +79,36 @@ def keys_list(database_url: str | None, team: str | None) -> None:
 @database_option
 @click.argument("key_or_prefix")
 def keys_revoke(database_url: str | None, key_or_prefix: str) -> None:
-    """Revoke a key, given whole or by the prefix that `keys list` shows."""
-    prefix = key_prefix(key_or_prefix.rstrip("…"))
-    count = with_store(database_url, lambda store: store.revoke_key(prefix))
-    if count == 0:
-        raise click.ClickException(f"no active key with prefix {prefix}")
-    click.echo(f"revoked {count} key(s) with prefix {prefix}")
+    """Revoke a key, given whole or by a prefix of it (ak_ and 8 or more hex digits)."""
+    given = key_or_prefix.strip().rstrip("…").lower()
+    if not KEY_OR_PREFIX.fullmatch(given):
+        raise click.BadParameter(
+            "give the whole key or its prefix: ak_ and at least 8 hex digits, "
+            "as `keys list` shows it",
+            param_hint="KEY_OR_PREFIX",
+        )
+    prefix = given[:PREFIX_LENGTH]  # only this much of a key is stored, besides its hash
+
+    async def revoke(store: Storage) -> int:
+        live = [k for k in await store.list_keys() if k.prefix == prefix and not k.revoked_at]
+        if len(given) == WHOLE_KEY_LENGTH and (found := await store.find_key(hash_key(given))):
+            if found.id not in {k.id for k in live}:
+                return 0  # revoked already, or another key of the same prefix
+        elif len(given) == WHOLE_KEY_LENGTH:
+            return 0
+        return await store.revoke_key(prefix) if len(live) == 1 else len(live)
+
+    count = with_store(database_url, revoke)
+    if count == 0:  # never the whole key in a message: it is a secret
+        raise click.ClickException(f"no active key matches {prefix}…")
+    if count > 1:
+        raise click.ClickException(
+            f"{count} active keys have the prefix {prefix}; revoke cannot tell them apart"
+        )
+    click.echo(f"revoked the key {prefix}…")
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 def teams() -> None:
     """List teams and set their rate limits."""
 
@@ -93,7 +141,7 @@ def teams_set_limit(
         raise click.UsageError("give either a LIMIT or --default")
     chosen = None if use_default else limit
     if not with_store(database_url, lambda store: store.set_team_rate_limit(team, chosen)):
-        raise click.ClickException(f"no team named {team!r} (`keys create --team` makes one)")
+        raise no_team(team)
     shown = "the default" if chosen is None else "unlimited" if chosen == 0 else f"{chosen}"
     click.echo(f"rate limit of team {team!r}: {shown} per minute")
     if settings_for(database_url).rate_limit_per_minute <= 0:

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from activityfeed.cli.common import plural
 from activityfeed.storage import StorageUnavailable, open_storage
 from activityfeed.storage.copying import (
     CopyRefused,
@@ -98,8 +99,8 @@ def copy_command(source_url: str, target_url: str, into_existing: bool) -> None:
     except (StorageUnavailable, ValueError, CopyRefused) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
-        f"copied {report.teams} teams, {report.keys} keys, {report.activities} activities, "
-        f"{report.records} records",
+        f"copied {plural(report.teams, 'team')}, {plural(report.keys, 'key')}, "
+        f"{plural(report.activities, 'activity')}, {plural(report.records, 'record')}",
         err=True,
     )
     if not report.verified:

@@ -6,13 +6,14 @@ import click
 
 from activityfeed import __version__
 from activityfeed.cli.admin import keys, teams
+from activityfeed.cli.common import CommandGroup
 from activityfeed.cli.copy import copy_command
 from activityfeed.cli.data import activities, export_command, import_command
 from activityfeed.cli.demo import demo
 from activityfeed.cli.serve import migrate, serve
 
 
-@click.group()
+@click.group(cls=CommandGroup, context_settings={"max_content_width": 100})
 @click.version_option(__version__, prog_name="activityfeed")
 def main() -> None:
     """activityfeed: a Salesloft-compatible activity history service."""

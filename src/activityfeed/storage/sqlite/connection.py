@@ -18,6 +18,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
+from activityfeed.storage.values import StorageRefused
+
 T = TypeVar("T")
 log = logging.getLogger("activityfeed")
 _reported: set[tuple[str, str]] = set()  # (what, file): each said once per process
@@ -56,9 +58,14 @@ def create_private(path: str) -> None:
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """A connection to the store's file (created private), in WAL mode, with the store's pragmas."""
+    """A connection to the store's file (created private), in WAL mode, with the store's pragmas.
+
+    The file's directory must exist (:class:`StorageRefused` otherwise): only the file is made.
+    """
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if not (parent := Path(path).parent).is_dir():
+            # A typo in the path must not make directories and an empty store there.
+            raise StorageRefused(f"the directory {parent} does not exist: create it first")
         create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
