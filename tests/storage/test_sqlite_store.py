@@ -41,6 +41,7 @@ def test_a_new_store_and_its_wal_and_shm_files_are_private(
     tmp_path: Path, open_umask: None
 ) -> None:
     path = tmp_path / "new" / "feed.db"
+    path.parent.mkdir()  # the store makes its file, never its directory
     store = SQLiteStorage(str(path))
     store.open_sync()
     try:
