@@ -43,8 +43,10 @@ _BYTES = sys.getsizeof(b"")
 _PAGE_KEY = sys.getsizeof((0, b"")) + sys.getsizeof(2**40)
 
 
-def _weigh_query(query_string: bytes, canonical: bytes) -> int:
-    return len(query_string) + len(canonical) + 2 * _BYTES + ENTRY_OVERHEAD
+def _weigh_query(query_string: bytes, parsed: tuple[ListQuery, bytes]) -> int:
+    # The parsed query weighs about what its canonical bytes do, counted twice.
+    canonical = parsed[1]
+    return len(query_string) + 2 * len(canonical) + 2 * _BYTES + ENTRY_OVERHEAD
 
 
 def _weigh_page(key: tuple[int, bytes], body: bytes) -> int:
@@ -71,7 +73,9 @@ class ActivityService:
         # and equivalent spellings share one page.
         small = cache_bytes // 16
         self._keys: GenerationCache[str, ApiKey | None] = GenerationCache(cache_entries, small)
-        self._queries: BoundedCache[bytes, bytes] = BoundedCache(cache_entries, small, _weigh_query)
+        self._queries: BoundedCache[bytes, tuple[ListQuery, bytes]] = BoundedCache(
+            cache_entries, small, _weigh_query
+        )
         self._pages: GenerationCache[tuple[int, bytes], bytes] = GenerationCache(
             cache_entries if self.hydrator.cacheable else 0, cache_bytes - 2 * small, _weigh_page
         )
@@ -92,21 +96,20 @@ class ActivityService:
         The same query on an unchanged store is answered from the page cache.
         """
         generation = self.storage.generation()
-        # The page key is the parsed query (_canonical); which query string
-        # parses to which key is remembered apart from the store's generation
-        # (parsing is a pure function), so a repeated query string skips it.
-        query: ListQuery | None = None
-        canonical = self._queries.get(query_string)
-        if canonical is None:
+        # The page key is the parsed query (_canonical); each query string's
+        # parse is remembered apart from the store's generation (parsing is a
+        # pure function), so a repeated query string is parsed once, whether
+        # its page is cached or not.
+        parsed = self._queries.get(query_string)
+        if parsed is None:
             query = _parse(query_string)
-            canonical = _canonical(query)
-            self._queries.put(query_string, canonical)
+            parsed = (query, _canonical(query))
+            self._queries.put(query_string, parsed)
+        query, canonical = parsed
         cache_key = (team_id, canonical)
         body = self._pages.get(generation, cache_key)
         if body is not None:
             return body
-        if query is None:
-            query = _parse(query_string)
         result = await self.storage.list_activities(team_id, query)
         dynamic = await self.hydrator.hydrate(team_id, result.rows) if result.rows else None
         body = render.page_json(query, result, dynamic)
